@@ -1,0 +1,3 @@
+from pai_bench.cli import main
+
+raise SystemExit(main())

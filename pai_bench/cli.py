@@ -1,0 +1,156 @@
+"""The `pai-bench` command line: list | score (and, as they land, run | leaderboard).
+
+Every error a user can cause prints one line and exits with code 2; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from pai_bench.errors import ConfigError, PaiBenchError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not usage + message
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def parse_assignments(items: Sequence[str], what: str) -> dict[str, Any]:
+    """`["a=1", "b=x"]` → {"a": 1, "b": "x"}, values read as YAML scalars."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{what} {item!r} is not KEY=VALUE, e.g. {what} mask_batch=4")
+        out[key.strip()] = yaml.safe_load(value) if value else ""
+    return out
+
+
+def _summary(obj: object) -> str:
+    doc = (sys.modules[getattr(obj, "__module__", "")].__doc__ or getattr(obj, "__doc__", "")
+           or "")
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from pai_bench.data import DATASETS
+    from pai_bench.method import METHODS
+    from pai_bench.models import MODELS
+
+    registry = {"methods": METHODS, "models": MODELS, "datasets": DATASETS}[args.what]
+    names = registry.names(args.pattern)
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        print(f"{name:<{width}}  {_summary(registry.get(name))}".rstrip())
+    if args.what == "models":
+        print(f"{'timm:<name>':<{width}}  any timm model, classes and input channels set")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    import torch
+
+    from pai_bench.data import load_dataset
+    from pai_bench.data.sampling import scoring_batches
+    from pai_bench.masks import achieved_sparsity, check_sparsity
+    from pai_bench.method import make_method
+    from pai_bench.models import build_model
+    from pai_bench.scoring import prune
+
+    check_sparsity(args.sparsity)
+    method = make_method(args.method, **parse_assignments(args.option, "--option"))
+    device = torch.device(args.device)
+    data = load_dataset(args.dataset, root=args.data_dir,
+                        **parse_assignments(args.dataset_option, "--dataset-option"))
+    torch.manual_seed(args.seed)
+    model = build_model(args.model, num_classes=data.num_classes, input_shape=data.input_shape)
+    model.to(device)
+    batches = scoring_batches(data, samples=args.samples, batch_size=args.batch_size,
+                              seed=args.seed, device=device) if method.needs_data else []
+    result = prune(method, model, batches, args.sparsity, scope=args.scope,
+                   prune_classifier=args.prune_classifier, input_shape=data.input_shape)
+
+    print(f"{args.method} on {args.model} / {data.name} ({data.description}), "
+          f"sparsity {args.sparsity}, scope {args.scope}, "
+          f"{sum(len(y) for _, y in batches) if batches else 'no'} scoring samples, "
+          f"options {result.options}")
+    layers = result.layers
+    width = max(len(d.name) for d in layers)
+    print(f"{'layer':<{width}}  {'kept':>10}  {'total':>10}  {'density':>9}")
+    for d in layers:
+        flag = "  COLLAPSED" if d.collapsed else ""
+        print(f"{d.name:<{width}}  {d.kept:>10,}  {d.total:>10,}  {d.density:>9.4%}{flag}")
+    collapsed = [d.name for d in layers if d.collapsed]
+    print(f"achieved sparsity {achieved_sparsity(result.masks):.6f} "
+          f"({sum(d.kept for d in layers):,} of {sum(d.total for d in layers):,} weights kept)")
+    print(f"collapsed layers: {len(collapsed)}" + (f" ({', '.join(collapsed)})" if collapsed
+                                                  else ""))
+    print(f"scoring: {result.usage.seconds:.2f} s, {result.rounds} round(s), peak memory "
+          f"{result.usage.peak_memory_mb:.0f} MiB ({result.usage.memory_kind}), device {device}")
+    if args.out:
+        torch.save({"masks": {n: m.bool().cpu() for n, m in result.masks.items()},
+                    "method": args.method, "options": result.options, "model": args.model,
+                    "dataset": data.name, "sparsity": args.sparsity, "scope": args.scope},
+                   args.out)
+        print(f"masks written to {args.out}")
+    return 0
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pai-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("list", help="list registered methods, models or data sets")
+    p.add_argument("what", choices=["methods", "models", "datasets"])
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard, e.g. 'vgg*'")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("score", help="score a model with a method and report its mask")
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--sparsity", required=True, type=float)
+    p.add_argument("--samples", type=int, default=256, help="scoring samples (default 256)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--scope", choices=["global", "layer"], default="global")
+    p.add_argument("--prune-classifier", action="store_true")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="method option, e.g. --option mask_batch=4 (repeatable)")
+    p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--out", type=Path, default=None, help="save the masks (torch.save)")
+    p.set_defaults(func=cmd_score)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "device", "") is None:
+        args.device = _default_device()
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except PaiBenchError as exc:
+        if args.debug:
+            raise
+        print(f"pai-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pai-bench: interrupted", file=sys.stderr)
+        return 130

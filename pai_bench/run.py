@@ -1,0 +1,151 @@
+"""One run end to end: seed → model and data → warm-up → score and mask → sparse training.
+
+The protocol (PROTOCOL.md): train `warmup_epochs` dense (0 = prune at initialization), score the
+current weights, keep the top (1 − sparsity), and continue with the same optimizer and schedule
+to `epochs` in total, no rewind unless the spec asks. Test top-1 / top-5 every epoch; the
+best-validation test accuracy is taken over the sparse epochs only (a dense warm-up checkpoint is
+not a pruned network).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from pai_bench.data import DeviceLoader, ImageData
+from pai_bench.data.sampling import scoring_batches
+from pai_bench.masks import LayerDensity, achieved_sparsity
+from pai_bench.method import make_method
+from pai_bench.models import build_model
+from pai_bench.scoring import PruneResult, prune
+from pai_bench.sparse import SparseState
+from pai_bench.spec import RunSpec
+from pai_bench.train import evaluate, make_optimizer, make_scheduler, train_epoch
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class RunResult:
+    """What a finished run reports: final metrics, per-epoch history, per-layer densities."""
+
+    metrics: dict[str, float]
+    history: list[dict[str, float]]
+    layers: list[LayerDensity] = field(default_factory=list)
+    method_options: dict[str, Any] = field(default_factory=dict)
+    masks: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    model: nn.Module | None = field(default=None, repr=False)  # the trained network
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _method_options(spec: RunSpec) -> dict[str, Any]:
+    options = dict(spec.method_options)
+    # a seeded method (random) follows the run's seed unless the suite fixed it
+    if "seed" in make_method(spec.method, **options).options() and "seed" not in options:
+        options["seed"] = spec.seed
+    return options
+
+
+def prune_model(spec: RunSpec, model: nn.Module, data: ImageData, device: torch.device
+                ) -> PruneResult:
+    method = make_method(spec.method, **_method_options(spec))
+    batches = (scoring_batches(data, samples=spec.scoring.samples,
+                               batch_size=spec.scoring.batch_size, seed=spec.seed, device=device)
+               if method.needs_data else [])
+    return prune(method, model, batches, spec.sparsity, scope=spec.pruning.scope,
+                 prune_classifier=spec.pruning.prune_classifier, input_shape=data.input_shape)
+
+
+def execute(
+    spec: RunSpec,
+    data: ImageData,
+    *,
+    device: torch.device | str = "cpu",
+    on_epoch: EpochCallback | None = None,
+) -> RunResult:
+    """Train, prune and train sparse as `spec` says; `on_epoch(epoch, metrics)` after each epoch."""
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+    seed_everything(spec.seed)
+    model = build_model(spec.model, num_classes=data.num_classes, input_shape=data.input_shape)
+    model.to(device)
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+    initial = copy.deepcopy(model.state_dict()) if spec.pruning.rewind else None
+
+    recipe = spec.training
+    optimizer = make_optimizer(model, recipe)
+    scheduler = make_scheduler(optimizer, recipe)
+    loader = dict(mean=data.mean, std=data.std, device=device, channels_last=cuda)
+    train = DeviceLoader(data.train_x, data.train_y, batch_size=recipe.batch_size, shuffle=True,
+                         augment=data.augment, seed=spec.seed, **loader)
+    val = DeviceLoader(data.val_x, data.val_y, batch_size=1024, **loader)
+    test = DeviceLoader(data.test_x, data.test_y, batch_size=1024, **loader)
+
+    sparse: SparseState | None = None
+    pruned: PruneResult | None = None
+    history: list[dict[str, float]] = []
+    best: dict[str, float] = {}
+    for epoch in range(recipe.epochs):
+        if epoch == spec.warmup_epochs and not spec.is_dense:
+            pruned = prune_model(spec, model, data, device)
+            if initial is not None:
+                model.load_state_dict(initial)
+            sparse = SparseState(model, pruned.masks)
+            sparse.prune(optimizer)
+        metrics = train_epoch(model, train, optimizer, sparse=sparse, device=device)
+        scheduler.step()
+        v, t = evaluate(model, val, device=device), evaluate(model, test, device=device)
+        metrics.update(val_loss=v["loss"], val_acc=v["top1"], test_loss=t["loss"],
+                       test_acc=t["top1"], test_top5=t["top5"], lr=optimizer.param_groups[0]["lr"])
+        history.append(metrics)
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+        sparse_phase = spec.is_dense or epoch >= spec.warmup_epochs
+        if sparse_phase and (not best or metrics["val_acc"] > best["val_acc"]):
+            best = {"val_acc": metrics["val_acc"], "test_acc": metrics["test_acc"],
+                    "test_top5": metrics["test_top5"], "epoch": epoch}
+
+    final = history[-1]
+    result = RunResult(
+        metrics={
+            "final_test_acc": final["test_acc"],
+            "final_test_top5": final["test_top5"],
+            "final_val_acc": final["val_acc"],
+            "best_val_acc": best["val_acc"],
+            "best_val_test_acc": best["test_acc"],
+            "best_val_test_top5": best["test_top5"],
+            "best_val_epoch": best["epoch"],
+        },
+        history=history,
+        model=model,
+    )
+    if pruned is not None:
+        masks = {n: (model.get_parameter(n) != 0).to(torch.float32) for n in pruned.masks}
+        result.layers = pruned.layers
+        result.method_options = pruned.options
+        result.masks = {n: m.bool().cpu() for n, m in pruned.masks.items()}
+        result.metrics.update(
+            achieved_sparsity=achieved_sparsity(pruned.masks),
+            # measured on the trained weights: proves the mask held (0 = every pruned weight is 0)
+            revived_weights=float(sum(int((m - pruned.masks[n].to(m)).clamp(min=0).sum())
+                                      for n, m in masks.items())),
+            collapsed_layers=float(sum(d.collapsed for d in pruned.layers)),
+            scoring_seconds=pruned.usage.seconds,
+            scoring_peak_memory_mb=pruned.usage.peak_memory_mb,
+        )
+    return result
