@@ -32,10 +32,15 @@ def parse_assignments(items: Sequence[str], what: str) -> dict[str, Any]:
     return out
 
 
-def _summary(obj: object) -> str:
-    doc = (sys.modules[getattr(obj, "__module__", "")].__doc__ or getattr(obj, "__doc__", "")
-           or "")
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+def _summary(obj: object, width: int = 88) -> str:
+    """The first paragraph of a plug-in's docstring (a method's: its file's), cut to `width`."""
+    from pai_bench.method import Method
+
+    module = sys.modules.get(getattr(obj, "__module__", ""))
+    own = None if isinstance(obj, type) and issubclass(obj, Method) else obj.__doc__
+    doc = (own or getattr(module, "__doc__", None) or "").strip()
+    first = " ".join(doc.split("\n\n")[0].split())
+    return first if len(first) <= width else first[: width - 1] + "…"
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -102,6 +107,37 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    from pai_bench.runner import Runner, plan
+    from pai_bench.suite import load_suite
+    from pai_bench.tracking import Tracker
+
+    suite = load_suite(args.suite, args.set)
+    if args.filter:
+        suite = suite.filter(args.filter)
+    tracker = Tracker(suite.name, tracking_uri=args.tracking_uri)
+    the_plan = plan(suite.specs, tracker)
+    print(f"suite '{suite.name}' ({args.suite}) → experiment '{suite.name}' in "
+          f"{tracker.tracking_uri}, device {args.device}")
+    print(the_plan.describe())
+    if args.dry_run:
+        return 0
+
+    def terminate(signum: int, frame: object) -> None:  # a cluster's SIGTERM acts as Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    runner = Runner(tracker, suite=suite.name, device=args.device, data_dir=args.data_dir,
+                    progress=not args.no_progress)
+    summary = runner.run(the_plan)
+    print(summary.describe())
+    if summary.interrupted:
+        return 130
+    return 1 if summary.failed else 0
+
+
 def _default_device() -> str:
     import torch
 
@@ -135,6 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--out", type=Path, default=None, help="save the masks (torch.save)")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("run", help="run a suite: warm-up, prune, train, log to MLflow")
+    p.add_argument("suite", type=Path, help="suite file, e.g. suites/quickstart.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a suite field, e.g. --set training.epochs=3 (repeatable)")
+    p.add_argument("--filter", default=None, metavar="AXIS=VALUE,...",
+                   help="only matching runs, e.g. --filter method=fts,sparsity=0.99")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (counts by axis, done, to run) and stop")
+    p.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda if any)")
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's "
+                        "embedded store in the working directory)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="where data sets live (default: $PAI_BENCH_DATA, else ./data)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_run)
     return parser
 
 

@@ -63,7 +63,9 @@ def kept_count(total: int, sparsity: float) -> int:
 
 def top_k_mask(flat: Tensor, k: int) -> Tensor:
     """A 0/1 mask keeping the k largest entries; among equal values the lower index wins."""
-    flat = flat.detach().to(torch.float64)
+    flat = flat.detach()
+    if flat.dtype not in (torch.float32, torch.float64):
+        flat = flat.float()
     n = flat.numel()
     keep = torch.zeros(n, dtype=torch.bool, device=flat.device)
     if k <= 0:
@@ -106,7 +108,8 @@ def masks_from_scores(
         }
     if scope != "global":
         raise ConfigError(f"scope {scope!r} is unknown: use 'global' or 'layer'")
-    flat = torch.cat([s.detach().flatten().to(torch.float64) for s in scores.values()])
+    dtype = torch.promote_types(torch.float32, next(iter(scores.values())).dtype)
+    flat = torch.cat([s.detach().flatten().to(dtype) for s in scores.values()])
     keep = top_k_mask(flat, kept_count(flat.numel(), sparsity))
     masks, offset = {}, 0
     for name, s in scores.items():
