@@ -92,3 +92,15 @@ def test_dense_baseline_has_no_mask(digits):
     result = execute(spec("dense", sparsity=0.0, warmup_epochs=0), digits)
     assert result.masks == {} and "achieved_sparsity" not in result.metrics
     assert 0 <= result.metrics["final_test_acc"] <= 1
+
+
+def test_nan_loss_is_a_diverged_error():
+    from pai_bench.train import Diverged, train_epoch
+
+    model = nn.Linear(4, 3)
+    with torch.no_grad():
+        model.weight[0, 0] = float("nan")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    batches = [(torch.randn(8, 4), torch.randint(0, 3, (8,)))]
+    with pytest.raises(Diverged, match="nan"):
+        train_epoch(model, batches, opt, device=torch.device("cpu"))
