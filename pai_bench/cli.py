@@ -1,4 +1,4 @@
-"""The `pai-bench` command line: list | score (and, as they land, run | leaderboard).
+"""The `pai-bench` command line: list | score | run | leaderboard.
 
 Every error a user can cause prints one line and exits with code 2; `--debug` shows the traceback.
 """
@@ -188,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where data sets live (default: $PAI_BENCH_DATA, else ./data)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
+
+    from pai_bench.leaderboard import add_arguments, cmd_leaderboard
+
+    p = sub.add_parser("leaderboard", help="tables and figures from a suite's runs")
+    add_arguments(p)
+    p.set_defaults(func=cmd_leaderboard)
     return parser
 
 

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from pai_bench.errors import ConfigError
+from pai_bench.fisher import batched_fisher, split_supported
 from pai_bench.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry(
@@ -204,10 +205,24 @@ class ScoringContext:
                 self._cache[key] = self._minibatch_fisher(mask_batch)
         return self._cache[key]
 
-    def _per_sample_fisher(self, chunk_elements: int = 2**27) -> FisherStats:
-        # vmap over samples of the gradient of one sample's loss: exact per-sample gradients in
-        # batched form, chunked so that chunk × n_params floats stay bounded.
-        params = {n: p.detach() for n, p in self.params.items()}
+    def _per_sample_fisher(self) -> FisherStats:
+        # Conv2d/Linear weights: one batched backward per batch (pai_bench.fisher); any other
+        # prunable tensor: exact per-sample gradients by vmap.
+        fast, slow = split_supported(self.model, self.names)
+        g_sum, f_sum = batched_fisher(self.model, fast, self.batches, self.loss_fn)
+        if slow:
+            g_slow, f_slow = self._vmap_fisher(slow)
+            g_sum.update(g_slow)
+            f_sum.update(f_slow)
+        n_total = self.num_samples
+        return FisherStats({n: g_sum[n] / n_total for n in self.names},
+                           {n: f_sum[n] / n_total for n in self.names})
+
+    def _vmap_fisher(self, names: list[str], chunk_elements: int = 2**26
+                     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Σ_n ∇ℓ_n and Σ_n (∇ℓ_n)² for `names` from vmapped per-sample gradients, in chunks so
+        that chunk × n_params floats stay bounded."""
+        params = {n: self.model.get_parameter(n).detach() for n in names}
         rest = {n: t.detach() for n, t in self.model.named_parameters() if n not in params}
         rest.update(dict(self.model.named_buffers()))
         n_params = sum(p.numel() for p in params.values())
@@ -226,10 +241,7 @@ class ScoringContext:
                 for n, g in grads.items():
                     g_sum[n] += g.sum(0)
                     f_sum[n] += g.square().sum(0)
-        n_total = self.num_samples
-        return FisherStats(
-            {n: g / n_total for n, g in g_sum.items()}, {n: f / n_total for n, f in f_sum.items()}
-        )
+        return g_sum, f_sum
 
     def _minibatch_fisher(self, mask_batch: int) -> FisherStats:
         params = self.params

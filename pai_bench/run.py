@@ -21,9 +21,11 @@ from torch import nn
 
 from pai_bench.data import DeviceLoader, ImageData
 from pai_bench.data.sampling import scoring_batches
-from pai_bench.masks import LayerDensity, achieved_sparsity
+from pai_bench.masks import LayerDensity, achieved_sparsity, masks_from_scores
 from pai_bench.method import make_method
 from pai_bench.models import build_model
+from pai_bench.resources import Usage
+from pai_bench.score_cache import CachedScores, ScoreCache, score_key
 from pai_bench.scoring import PruneResult, prune
 from pai_bench.sparse import SparseState
 from pai_bench.spec import RunSpec
@@ -41,6 +43,7 @@ class RunResult:
     layers: list[LayerDensity] = field(default_factory=list)
     method_options: dict[str, Any] = field(default_factory=dict)
     masks: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    scores_reused_from: str | None = None  # run key whose scores this run masked
     model: nn.Module | None = field(default=None, repr=False)  # the trained network
 
 
@@ -58,14 +61,29 @@ def _method_options(spec: RunSpec) -> dict[str, Any]:
     return options
 
 
-def prune_model(spec: RunSpec, model: nn.Module, data: ImageData, device: torch.device
-                ) -> PruneResult:
+def prune_model(spec: RunSpec, model: nn.Module, data: ImageData, device: torch.device,
+                cache: ScoreCache | None = None) -> tuple[PruneResult, str | None]:
+    """Score and mask; a one-shot method's scores come from `cache` when an earlier run of the
+    suite computed them. Returns the result and the run key the scores were reused from."""
     method = make_method(spec.method, **_method_options(spec))
+    key = score_key(spec, method.options(), device) if cache is not None and (
+        method.rounds == 1) else None
+    cached = cache.get(key) if cache is not None else None
+    if cached is not None:
+        masks = masks_from_scores({n: s.to(device) for n, s in cached.scores.items()},
+                                  spec.sparsity, scope=spec.pruning.scope)
+        usage = Usage(cached.seconds, cached.peak_memory_mb, "reused")
+        return PruneResult(spec.method, method.options(), masks, cached.scores, usage, 1), (
+            cached.source_run)
     batches = (scoring_batches(data, samples=spec.scoring.samples,
                                batch_size=spec.scoring.batch_size, seed=spec.seed, device=device)
                if method.needs_data else [])
-    return prune(method, model, batches, spec.sparsity, scope=spec.pruning.scope,
-                 prune_classifier=spec.pruning.prune_classifier, input_shape=data.input_shape)
+    result = prune(method, model, batches, spec.sparsity, scope=spec.pruning.scope,
+                   prune_classifier=spec.pruning.prune_classifier, input_shape=data.input_shape)
+    if cache is not None:
+        cache.put(key, CachedScores(result.scores, spec.key, result.usage.seconds,
+                                    result.usage.peak_memory_mb))
+    return result, None
 
 
 def execute(
@@ -74,8 +92,10 @@ def execute(
     *,
     device: torch.device | str = "cpu",
     on_epoch: EpochCallback | None = None,
+    score_cache: ScoreCache | None = None,
 ) -> RunResult:
-    """Train, prune and train sparse as `spec` says; `on_epoch(epoch, metrics)` after each epoch."""
+    """Train, prune and train sparse as `spec` says; `on_epoch(epoch, metrics)` after each epoch.
+    With `score_cache`, scores computed by an earlier run of the same configuration are reused."""
     device = torch.device(device)
     cuda = device.type == "cuda"
     if cuda:
@@ -98,11 +118,12 @@ def execute(
 
     sparse: SparseState | None = None
     pruned: PruneResult | None = None
+    reused_from: str | None = None
     history: list[dict[str, float]] = []
     best: dict[str, float] = {}
     for epoch in range(recipe.epochs):
         if epoch == spec.warmup_epochs and not spec.is_dense:
-            pruned = prune_model(spec, model, data, device)
+            pruned, reused_from = prune_model(spec, model, data, device, score_cache)
             if initial is not None:
                 model.load_state_dict(initial)
             sparse = SparseState(model, pruned.masks)
@@ -139,6 +160,7 @@ def execute(
         result.layers = pruned.layers
         result.method_options = pruned.options
         result.masks = {n: m.bool().cpu() for n, m in pruned.masks.items()}
+        result.scores_reused_from = reused_from
         result.metrics.update(
             achieved_sparsity=achieved_sparsity(pruned.masks),
             # measured on the trained weights: proves the mask held (0 = every pruned weight is 0)

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from pai_bench.data import ImageData, load_dataset
 from pai_bench.run import execute
+from pai_bench.score_cache import ScoreCache
 from pai_bench.spec import RunSpec
 from pai_bench.tracking import Tracker
 
@@ -83,6 +84,7 @@ class Runner:
         self.data_dir = data_dir
         self.progress = progress
         self._data: dict[tuple, ImageData] = {}
+        self.scores = ScoreCache()
 
     def data(self, spec: RunSpec) -> ImageData:
         """Each data set is loaded once per process."""
@@ -126,8 +128,10 @@ class Runner:
             epochs.update()
 
         try:
-            result = execute(spec, self.data(spec), device=self.device, on_epoch=on_epoch)
-            tracked.finish(result)
+            result = execute(spec, self.data(spec), device=self.device, on_epoch=on_epoch,
+                             score_cache=self.scores)
+            reused = result.scores_reused_from
+            tracked.finish(result, {"pai_bench.scores_reused_from": reused} if reused else None)
             return None
         except KeyboardInterrupt as exc:
             tracked.fail(exc, status="KILLED")

@@ -71,6 +71,10 @@ def test_suite_runs_logs_and_resumes(tmp_path, capsys):
                 float(tags["pai_bench.sparsity"]), abs=1e-3)
             assert metrics["revived_weights"] == 0 and "collapsed_layers" in metrics
             assert "scoring_seconds" in metrics and "scoring_peak_memory_mb" in metrics
+    # scores computed once per (method, warm-up, seed) and reused at the second sparsity
+    reused = [r for r in runs if "pai_bench.scores_reused_from" in r.data.tags]
+    assert sorted((r.data.tags["pai_bench.sparsity"], r.data.tags["pai_bench.method"])
+                  for r in reused) == [("0.9", "magnitude")] * 2 + [("0.9", "snip")] * 2
     history = tracker.client.get_metric_history(runs[0].info.run_id, "test_acc")
     assert sorted(m.step for m in history) == [0, 1]
     artifacts = {a.path for a in tracker.client.list_artifacts(runs[-1].info.run_id)}
