@@ -4,7 +4,8 @@ Measures, side by side in one process, on ResNet18 (CIFAR, 10 classes) with 256 
 CIFAR-shaped inputs (cost does not depend on pixel values) in batches of 128, model in eval mode:
   - base: one batched forward + backward (gradients of the prunable weights), the floor
   - ours: pai_bench.compute_scores("fts", ...) (mean gradient + per-sample Fisher, one pass)
-  - loop: the reference code's way, a batch-size-1 forward + backward per sample
+  - loop: the reference code's way, a batch-size-1 forward + backward per sample, accumulating
+    g and g²
 and prints ours ÷ base and loop ÷ ours, each time the median of `--repeats` runs (the loop: one).
 Usage: python benchmarks/fisher_cost.py [--device cpu] [--samples 256] [--repeats 3]
 """
@@ -58,9 +59,13 @@ def main() -> None:
     def ours() -> None:
         pai_bench.compute_scores("fts", model, batches)
 
-    def loop() -> None:
+    def loop() -> None:  # what the reference code does: one sample at a time, accumulate g and g²
+        g_sum = [torch.zeros_like(p) for p in params]
+        f_sum = [torch.zeros_like(p) for p in params]
         for i in range(args.samples):
-            torch.autograd.grad(F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]), params)
+            grads = torch.autograd.grad(F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]), params)
+            torch._foreach_add_(g_sum, grads)
+            torch._foreach_addcmul_(f_sum, grads, grads)
 
     base(), ours()  # warm-up (allocators, kernels)
     t_base, t_ours = [], []

@@ -16,15 +16,21 @@ from pai_bench import compute_scores, fisher
 from pai_bench.models import build_model
 
 
-def loop_fisher(model: nn.Module, names: list[str], x: torch.Tensor, y: torch.Tensor):
+def loop_fisher(model: nn.Module, names: list[str], x: torch.Tensor, y: torch.Tensor,
+                with_mean: bool = False):
     model.eval()
     params = [model.get_parameter(n) for n in names]
     f = [torch.zeros_like(p) for p in params]
+    m = [torch.zeros_like(p) for p in params]
     for i in range(len(y)):
         g = torch.autograd.grad(F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]), params)
-        for acc, gi in zip(f, g):
+        for acc, mean, gi in zip(f, m, g):
             acc += gi.square()
-    return {n: fi / len(y) for n, fi in zip(names, f)}
+            mean += gi
+    fisher = {n: fi / len(y) for n, fi in zip(names, f)}
+    if with_mean:
+        return fisher, {n: mi / len(y) for n, mi in zip(names, m)}
+    return fisher
 
 
 class Shared(nn.Module):
@@ -76,13 +82,17 @@ def test_batched_fisher_equals_loop(name, dtype, rtol):
     names = [n for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
     fast, slow = fisher.split_supported(model, names)
     assert fast == names and not slow
-    _, got = fisher.batched_fisher(model, names, [(x[:4], y[:4]), (x[4:], y[4:])],
-                                   F.cross_entropy, chunk_elements=64)  # tiny chunks on purpose
-    want = loop_fisher(model, names, x, y)
+    got_g, got = fisher.batched_fisher(model, names, [(x[:4], y[:4]), (x[4:], y[4:])],
+                                       F.cross_entropy, chunk_elements=64)  # tiny chunks
+    want, want_g = loop_fisher(model, names, x, y, with_mean=True)
     for n in names:
         scale = want[n].abs().max()
         torch.testing.assert_close(got[n] / len(y) / scale, want[n] / scale, rtol=rtol,
                                    atol=rtol, msg=n)
+        scale = want_g[n].abs().max()
+        torch.testing.assert_close(got_g[n] / len(y) / scale, want_g[n] / scale, rtol=rtol,
+                                   atol=rtol, msg=f"mean gradient of {n}")
+    assert all(p.requires_grad for p in model.parameters())  # flags restored
 
 
 def test_layer_without_batched_rule_falls_back_exactly_and_warns_once(monkeypatch):

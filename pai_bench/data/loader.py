@@ -100,6 +100,9 @@ class DeviceLoader:
         self.y = y.to(self.device, torch.int64)
         self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        # (x/255 − mean)/std as one multiply-add in place: x·scale + shift
+        self._scale = 1 / (255 * self.std)
+        self._shift = -self.mean / self.std
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.augment = augment
@@ -121,7 +124,7 @@ class DeviceLoader:
 
     def normalize(self, x: Tensor) -> Tensor:
         """uint8 images → float32 ``(x / 255 - mean) / std``."""
-        out = (x.float().div_(255) - self.mean) / self.std
+        out = x.float().mul_(self._scale).add_(self._shift)
         return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
