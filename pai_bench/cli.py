@@ -63,6 +63,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     from pai_bench.data import load_dataset
     from pai_bench.data.sampling import scoring_batches
+    from pai_bench.effective import effective_masks
     from pai_bench.masks import achieved_sparsity, check_sparsity
     from pai_bench.method import make_method
     from pai_bench.models import build_model
@@ -86,14 +87,18 @@ def cmd_score(args: argparse.Namespace) -> int:
           f"{sum(len(y) for _, y in batches) if batches else 'no'} scoring samples, "
           f"options {result.options}")
     layers = result.layers
+    effective = effective_masks(model, result.masks, data.input_shape)
     width = max(len(d.name) for d in layers)
-    print(f"{'layer':<{width}}  {'kept':>10}  {'total':>10}  {'density':>9}")
+    print(f"{'layer':<{width}}  {'kept':>10}  {'total':>10}  {'density':>9}  {'effective':>10}")
     for d in layers:
         flag = "  COLLAPSED" if d.collapsed else ""
-        print(f"{d.name:<{width}}  {d.kept:>10,}  {d.total:>10,}  {d.density:>9.4%}{flag}")
+        print(f"{d.name:<{width}}  {d.kept:>10,}  {d.total:>10,}  {d.density:>9.4%}  "
+              f"{int(effective[d.name].sum()):>10,}{flag}")
     collapsed = [d.name for d in layers if d.collapsed]
     print(f"achieved sparsity {achieved_sparsity(result.masks):.6f} "
           f"({sum(d.kept for d in layers):,} of {sum(d.total for d in layers):,} weights kept)")
+    print(f"effective sparsity {achieved_sparsity(effective):.6f} (kept weights on no "
+          "input-output path count as pruned; Vysogorets & Kempe 2023)")
     print(f"collapsed layers: {len(collapsed)}" + (f" ({', '.join(collapsed)})" if collapsed
                                                   else ""))
     print(f"scoring: {result.usage.seconds:.2f} s, {result.rounds} round(s), peak memory "

@@ -21,6 +21,7 @@ from torch import nn
 
 from pai_bench.data import DeviceLoader, ImageData
 from pai_bench.data.sampling import scoring_batches
+from pai_bench.effective import effective_masks
 from pai_bench.masks import LayerDensity, achieved_sparsity, masks_from_scores
 from pai_bench.method import make_method
 from pai_bench.models import build_model
@@ -44,6 +45,7 @@ class RunResult:
     method_options: dict[str, Any] = field(default_factory=dict)
     masks: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
     scores_reused_from: str | None = None  # run key whose scores this run masked
+    effective_kept: dict[str, int] = field(default_factory=dict)  # kept weights on a path
     model: nn.Module | None = field(default=None, repr=False)  # the trained network
 
 
@@ -161,12 +163,15 @@ def execute(
         result.method_options = pruned.options
         result.masks = {n: m.bool().cpu() for n, m in pruned.masks.items()}
         result.scores_reused_from = reused_from
+        effective = effective_masks(model, pruned.masks, data.input_shape)
+        result.effective_kept = {n: int(m.sum()) for n, m in effective.items()}
         result.metrics.update(
             achieved_sparsity=achieved_sparsity(pruned.masks),
             # measured on the trained weights: proves the mask held (0 = every pruned weight is 0)
             revived_weights=float(sum(int((m - pruned.masks[n].to(m)).clamp(min=0).sum())
                                       for n, m in masks.items())),
             collapsed_layers=float(sum(d.collapsed for d in pruned.layers)),
+            effective_sparsity=achieved_sparsity(effective),
             scoring_seconds=pruned.usage.seconds,
             scoring_peak_memory_mb=pruned.usage.peak_memory_mb,
         )

@@ -62,10 +62,14 @@ class Summary:
     skipped: int = 0
     failed: list[tuple[RunSpec, str]] = field(default_factory=list)
     interrupted: bool = False
+    reused_scores: int = 0
 
     def describe(self) -> str:
         text = (f"{self.finished} finished, {len(self.failed)} failed, "
                 f"{self.skipped} already finished (skipped)")
+        if self.reused_scores:
+            text += (f"; {self.reused_scores} runs masked scores computed by an earlier run of "
+                     "the suite (tag pai_bench.scores_reused_from)")
         if self.interrupted:
             text += "; interrupted: the current run is marked KILLED, rerun to continue"
         for spec, error in self.failed:
@@ -102,7 +106,8 @@ class Runner:
             for spec in todo:
                 bar.set_postfix_str(f"{spec.method} s={spec.sparsity} w={spec.warmup_epochs} "
                                     f"seed={spec.seed}")
-                error = self.run_one(spec)
+                error, reused = self.run_one(spec)
+                summary.reused_scores += reused
                 if error is None:
                     summary.finished += 1
                 else:
@@ -115,9 +120,9 @@ class Runner:
             bar.close()
         return summary
 
-    def run_one(self, spec: RunSpec) -> str | None:
-        """Run and log one spec; returns None or the one-line error it failed with.
-        KeyboardInterrupt marks the run KILLED and propagates."""
+    def run_one(self, spec: RunSpec) -> tuple[str | None, bool]:
+        """Run and log one spec; returns None or the one-line error it failed with, and whether
+        it reused scores. KeyboardInterrupt marks the run KILLED and propagates."""
         tracked = self.tracker.start(spec, suite=self.suite, device=self.device)
         epochs = tqdm(total=spec.training.epochs, desc=spec.key, unit="epoch", leave=False,
                       disable=not self.progress)
@@ -132,12 +137,12 @@ class Runner:
                              score_cache=self.scores)
             reused = result.scores_reused_from
             tracked.finish(result, {"pai_bench.scores_reused_from": reused} if reused else None)
-            return None
+            return None, reused is not None
         except KeyboardInterrupt as exc:
             tracked.fail(exc, status="KILLED")
             raise
         except Exception as exc:  # a failing run must not stop the suite
             tracked.fail(exc)
-            return f"{type(exc).__name__}: {exc}".splitlines()[0]
+            return f"{type(exc).__name__}: {exc}".splitlines()[0], False
         finally:
             epochs.close()

@@ -140,7 +140,8 @@ class TrackedRun:
         if result.layers:
             self.client.log_dict(self.run_id, {
                 "layers": [{"name": d.name, "kept": d.kept, "total": d.total,
-                            "density": d.density, "collapsed": d.collapsed}
+                            "density": d.density, "collapsed": d.collapsed,
+                            "effective_kept": result.effective_kept.get(d.name)}
                            for d in result.layers]}, "layer_densities.json")
         self.client.set_terminated(self.run_id, "FINISHED")
 

@@ -50,6 +50,8 @@ def test_score_flags_collapsed_layers(capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "COLLAPSED" in out and "collapsed layers: 1 (0.weight)" in out
+    # the first layer is empty, so nothing kept after it lies on an input-output path
+    assert "effective sparsity 1.000000" in out
 
 
 BAD = {

@@ -55,7 +55,9 @@ def test_suite_runs_logs_and_resumes(tmp_path, capsys):
         capsys.readouterr().out)
 
     assert main(["run", str(suite), "--tracking-uri", uri, "--no-progress"]) == 0
-    assert f"{PLANNED} finished, 0 failed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{PLANNED} finished, 0 failed" in out
+    assert "4 runs masked scores computed by an earlier run of the suite" in out
     tracker = Tracker("tiny", tracking_uri=uri)
     runs = tracker.runs()
     assert len(runs) == PLANNED and all(r.info.status == "FINISHED" for r in runs)
@@ -71,6 +73,7 @@ def test_suite_runs_logs_and_resumes(tmp_path, capsys):
                 float(tags["pai_bench.sparsity"]), abs=1e-3)
             assert metrics["revived_weights"] == 0 and "collapsed_layers" in metrics
             assert "scoring_seconds" in metrics and "scoring_peak_memory_mb" in metrics
+            assert metrics["effective_sparsity"] >= metrics["achieved_sparsity"]
     # scores computed once per (method, warm-up, seed) and reused at the second sparsity
     reused = [r for r in runs if "pai_bench.scores_reused_from" in r.data.tags]
     assert sorted((r.data.tags["pai_bench.sparsity"], r.data.tags["pai_bench.method"])
