@@ -533,3 +533,10 @@ def test_suite_is_hashable_and_specs_picklable(tmp_path):
     hash(suite)
     assert pickle.loads(pickle.dumps(suite.specs)) == suite.specs
     assert isinstance(suite.specs[0], RunSpec)
+
+
+def test_collapse_warmup_loads():
+    suite = load_suite(SUITES / "collapse_warmup.yaml")
+    assert len(suite) == 2 * 7 * 4 * 2 * 3 + 6
+    assert {s.warmup_epochs for s in suite if not s.is_dense} == {0, 1}
+    assert min(s.sparsity for s in suite if not s.is_dense) == 0.99
