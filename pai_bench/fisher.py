@@ -70,17 +70,15 @@ class _Scratch:
         return self.block[:numel].view(shape)
 
 
-def _per_sample_grads(module: nn.Module, a: Tensor, delta: Tensor, scratch: _Scratch
-                      ) -> tuple[Tensor, Tensor | None]:
-    """∇_W ℓ_n for every sample n of a chunk, shape (n, *W.shape), and, where one matrix product
-    gives it more cheaply than a pass over them, their sum Σ_n ∇_W ℓ_n (else None)."""
+def _per_sample_grads(module: nn.Module, a: Tensor, delta: Tensor, scratch: _Scratch) -> Tensor:
+    """∇_W ℓ_n for every sample n of a chunk: shape (n, *W.shape)."""
     n = a.shape[0]
     weight = module.weight
     if isinstance(module, nn.Linear):
         a = a.reshape(n, -1, a.shape[-1])  # (n, T, in)
         delta = delta.reshape(n, -1, delta.shape[-1])  # (n, T, out)
         out = scratch.take((n, *weight.shape), weight)
-        return torch.bmm(delta.transpose(1, 2), a, out=out), None
+        return torch.bmm(delta.transpose(1, 2), a, out=out)
     g = module.groups
     if delta[0, 0].numel() < GROUPED_MIN_POSITIONS:
         cols = F.unfold(a, module.kernel_size, dilation=module.dilation, padding=module.padding,
@@ -89,19 +87,14 @@ def _per_sample_grads(module: nn.Module, a: Tensor, delta: Tensor, scratch: _Scr
         cols = cols.reshape(n * g, -1, t)  # (n·g, C/g·k·k, T)
         delta = delta.reshape(n * g, module.out_channels // g, t)  # (n·g, O/g, T)
         out = scratch.take((n * g, delta.shape[1], cols.shape[1]), weight)
-        grads = torch.bmm(delta, cols.transpose(1, 2), out=out).view(n, *weight.shape)
-        total = None
-        if g == 1:  # Σ_n δ_n colsᵀ_n as one (O × n·T) @ (n·T × C·k·k) product
-            total = (delta.transpose(0, 1).reshape(delta.shape[1], -1)
-                     @ cols.transpose(1, 2).reshape(-1, cols.shape[1])).view_as(weight)
-        return grads, total
+        return torch.bmm(delta, cols.transpose(1, 2), out=out).view(n, *weight.shape)
     # a convolution's weight gradient with every sample its own group: no unfolded copy of a
     shape = (n * weight.shape[0], *weight.shape[1:])
     _, grads, _ = torch.ops.aten.convolution_backward(
         delta.reshape(1, -1, *delta.shape[2:]), a.reshape(1, -1, *a.shape[2:]),
         weight.new_empty(shape), None, module.stride, module.padding, module.dilation, False,
         [0, 0], n * g, [False, True, False])
-    return grads.view(n, *weight.shape), None
+    return grads.view(n, *weight.shape)
 
 
 # Per-sample products from a grouped convolution beat unfold + batched matmul when the output has
@@ -122,13 +115,14 @@ def _sums(module: nn.Module, calls: list[tuple[Tensor, Tensor]], chunk_elements:
     step = max(1, chunk_elements // weight.numel())
     for start in range(0, n, step):
         chunk = [(a[start : start + step], d[start : start + step]) for a, d in calls]
-        grads, total = _per_sample_grads(module, *chunk[0], scratch)
-        if len(chunk) > 1:
-            total = None
-            for a, d in chunk[1:]:
-                grads = grads + _per_sample_grads(module, a, d, _Scratch())[0]
-        grad_sum += grads.sum(0) if total is None else total
-        square_sum += grads.square_().sum(0)
+        grads = _per_sample_grads(module, *chunk[0], scratch)
+        for a, d in chunk[1:]:
+            grads = grads + _per_sample_grads(module, a, d, _Scratch())
+        # sums over samples as 1ᵀG: a matrix-vector product reads G faster than a reduction
+        ones = grads.new_ones(len(grads))
+        flat = grads.view(len(grads), -1)
+        grad_sum += (ones @ flat).view_as(weight)
+        square_sum += (ones @ flat.square_()).view_as(weight)
     return grad_sum, square_sum
 
 
