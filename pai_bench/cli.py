@@ -149,6 +149,18 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _check_device(device: str) -> str:
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {device!r} is not a device: use cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: CUDA is not available here; use --device cpu")
+    return device
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pai-bench", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -209,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.device = _default_device()
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        if getattr(args, "device", None) is not None:
+            _check_device(args.device)
         return func(args)
     except PaiBenchError as exc:
         if args.debug:

@@ -61,6 +61,7 @@ BAD = {
     "sparsity 1": (["--sparsity", "1.0"], ["1.0", "[0, 1)"]),
     "negative sparsity": (["--sparsity=-0.5"], ["-0.5", "[0, 1)"]),
     "bad option": (["--option", "mask_bach=2", "--method", "fts"], ["mask_bach", "mask_batch"]),
+    "bad device": (["--device", "gpu0"], ["gpu0", "cpu, cuda or cuda:N"]),
 }
 
 
@@ -72,7 +73,8 @@ def test_bad_input_is_one_line_exit_2(case, capsys, tmp_path):
     for k, v in args.items():
         if k not in extra and not any(e.startswith(k + "=") for e in extra):
             argv += [k, v]
-    code = main([*argv, *extra, "--device", "cpu", "--data-dir", str(tmp_path)])
+    device = [] if "--device" in extra else ["--device", "cpu"]
+    code = main([*argv, *extra, *device, "--data-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
