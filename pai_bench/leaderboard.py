@@ -149,7 +149,10 @@ def _run_row(run: Run, key_tag: str) -> dict[str, Any] | None:
         axes = {
             "model": tags["pai_bench.model"],
             "dataset": tags["pai_bench.dataset"],
-            "method": tags["pai_bench.method"],
+            # an ablated mask is its own column: snip+shuffle beside snip
+            "method": tags["pai_bench.method"] + (
+                "" if tags.get("pai_bench.ablation", "none") == "none"
+                else f"+{tags['pai_bench.ablation']}"),
             "sparsity": float(tags["pai_bench.sparsity"]),
             "warmup_epochs": int(tags["pai_bench.warmup_epochs"]),
             "seed": int(tags["pai_bench.seed"]),
@@ -230,7 +233,8 @@ def planned_keys(suite: Suite) -> set[str]:
 def _planned_counts(suite: Suite) -> pd.Series:
     """Seeds planned per group, from the suite's specs (one per run key)."""
     unique = {spec.key: spec for spec in suite.specs}.values()
-    counts = Counter(tuple(spec.axes()[k] for k in GROUP) for spec in unique)
+    counts = Counter(tuple({**spec.axes(), "method": spec.label}[k] for k in GROUP)
+                     for spec in unique)
     index = pd.MultiIndex.from_tuples(sorted(counts), names=list(GROUP))
     return pd.Series([counts[k] for k in index], index=index, dtype=int)
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pai_bench.ablation import reinitialize, shuffle_within_layers
 from pai_bench.data import DeviceLoader, ImageData
 from pai_bench.data.sampling import scoring_batches
 from pai_bench.effective import effective_masks
@@ -71,8 +72,9 @@ def prune_model(spec: RunSpec, model: nn.Module, data: ImageData, device: torch.
     key = score_key(spec, method.options(), device) if cache is not None and (
         method.rounds == 1) else None
     cached = cache.get(key) if cache is not None else None
+    sign = -1 if spec.ablation == "invert" else 1  # invert: keep the lowest scores
     if cached is not None:
-        masks = masks_from_scores({n: s.to(device) for n, s in cached.scores.items()},
+        masks = masks_from_scores({n: sign * s.to(device) for n, s in cached.scores.items()},
                                   spec.sparsity, scope=spec.pruning.scope)
         usage = Usage(cached.seconds, cached.peak_memory_mb, "reused")
         return PruneResult(spec.method, method.options(), masks, cached.scores, usage, 1), (
@@ -81,11 +83,26 @@ def prune_model(spec: RunSpec, model: nn.Module, data: ImageData, device: torch.
                                batch_size=spec.scoring.batch_size, seed=spec.seed, device=device)
                if method.needs_data else [])
     result = prune(method, model, batches, spec.sparsity, scope=spec.pruning.scope,
-                   prune_classifier=spec.pruning.prune_classifier, input_shape=data.input_shape)
+                   prune_classifier=spec.pruning.prune_classifier, input_shape=data.input_shape,
+                   invert=spec.ablation == "invert")
     if cache is not None:
         cache.put(key, CachedScores(result.scores, spec.key, result.usage.seconds,
                                     result.usage.peak_memory_mb))
     return result, None
+
+
+def _ablate(spec: RunSpec, masks: dict[str, torch.Tensor], model: nn.Module, data: ImageData,
+            device: torch.device, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """Apply the spec's sanity ablation (shuffle, reinit) to the mask or the weights."""
+    if spec.ablation == "shuffle":
+        return shuffle_within_layers(masks, seed=spec.seed)
+    if spec.ablation == "reinit":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(spec.seed + 1_000_003)  # fresh draws, still reproducible
+            fresh = build_model(spec.model, num_classes=data.num_classes,
+                                input_shape=data.input_shape).to(device)
+        reinitialize(model, fresh, list(masks), optimizer)
+    return masks
 
 
 def execute(
@@ -128,6 +145,7 @@ def execute(
             pruned, reused_from = prune_model(spec, model, data, device, score_cache)
             if initial is not None:
                 model.load_state_dict(initial)
+            pruned.masks = _ablate(spec, pruned.masks, model, data, device, optimizer)
             sparse = SparseState(model, pruned.masks)
             sparse.prune(optimizer)
         metrics = train_epoch(model, train, optimizer, sparse=sparse, device=device)

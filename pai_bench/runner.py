@@ -21,7 +21,7 @@ from pai_bench.score_cache import ScoreCache
 from pai_bench.spec import RunSpec
 from pai_bench.tracking import Tracker
 
-AXES = ("model", "dataset", "method", "sparsity", "warmup_epochs", "seed")
+AXES = ("model", "dataset", "method", "sparsity", "warmup_epochs", "seed", "ablation")
 
 
 @dataclass
@@ -45,6 +45,8 @@ class Plan:
                  f"{len(self.todo)} to run"]
         for axis in AXES:
             total = Counter(str(s.axes()[axis]) for s in self.specs)
+            if axis == "ablation" and set(total) == {"none"}:
+                continue  # the axis is not in use
             todo = Counter(str(s.axes()[axis]) for s in self.todo)
             cells = ", ".join(f"{v} {todo[v]}/{n}" for v, n in total.items())
             lines.append(f"  {axis:<13} (to run/planned) {cells}")

@@ -101,9 +101,11 @@ def prune(
     loss_fn: LossFn | None = None,
     prune_classifier: bool = False,
     input_shape: tuple[int, ...] | None = None,
+    invert: bool = False,
     **options: Any,
 ) -> PruneResult:
-    """Score and mask in as many rounds as the method asks for; see `compute_masks`."""
+    """Score and mask in as many rounds as the method asks for; see `compute_masks`.
+    `invert` keeps the lowest scores instead (a sanity ablation)."""
     check_sparsity(sparsity)
     name, m = _as_method(method, options)
     data, input_shape, names = _prepare(model, batches, input_shape, prune_classifier)
@@ -115,7 +117,8 @@ def prune(
             ctx = _scoring_context(model, names, masks, data, loss, m, input_shape)
             scores = {n: s.detach() for n, s in m.score(ctx).items()}
             _check_scores(name, scores, ctx)
-            masks = masks_from_scores(scores, step_sparsity, scope=scope, alive=masks)
+            ranked = {n: -s for n, s in scores.items()} if invert else scores
+            masks = masks_from_scores(ranked, step_sparsity, scope=scope, alive=masks)
     return PruneResult(name, m.options(), masks, scores, usage, m.rounds)
 
 

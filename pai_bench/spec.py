@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 DENSE = "dense"  # the method name of the unpruned baseline
+ABLATIONS = ("none", "shuffle", "reinit", "invert")  # sanity checks of Frankle et al. (2021)
 
 Options = tuple[tuple[str, Any], ...]  # a dict made hashable: sorted (key, value) pairs
 
@@ -70,16 +71,23 @@ class RunSpec:
     training: Training = field(default_factory=Training)
     pruning: Pruning = field(default_factory=Pruning)
     scoring: Scoring = field(default_factory=Scoring)
+    ablation: Literal["none", "shuffle", "reinit", "invert"] = "none"
 
     @property
     def is_dense(self) -> bool:
         return self.method == DENSE
+
+    @property
+    def label(self) -> str:
+        """The method as tables show it: `snip`, or `snip+shuffle` for an ablated mask."""
+        return self.method if self.ablation == "none" else f"{self.method}+{self.ablation}"
 
     def axes(self) -> dict[str, Any]:
         """The grid coordinates, for filters, tags and tables."""
         return {
             "model": self.model, "dataset": self.dataset, "method": self.method,
             "sparsity": self.sparsity, "warmup_epochs": self.warmup_epochs, "seed": self.seed,
+            "ablation": self.ablation,
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -66,7 +66,7 @@ __all__ = [
     "validate_suite",
 ]
 
-AXES = ("model", "dataset", "method", "sparsity", "warmup_epochs", "seed")  # grid order
+AXES = ("model", "dataset", "method", "sparsity", "warmup_epochs", "seed", "ablation")  # grid order
 _REGISTRIES: dict[str, Registry[Any]] = {"model": MODELS, "dataset": DATASETS, "method": METHODS}
 
 Loc = tuple[str | int, ...]  # a field path as pydantic gives it: ("grid", "sparsity", 1)
@@ -230,6 +230,8 @@ Count = Annotated[int, Field(ge=0)]
 Names = Annotated[list[Name], BeforeValidator(_as_list), Field(min_length=1)]
 Sparsities = Annotated[list[Sparsity], BeforeValidator(_as_list), Field(min_length=1)]
 Counts = Annotated[list[Count], BeforeValidator(_as_list), Field(min_length=1)]
+Ablations = Annotated[list[Literal["none", "shuffle", "reinit", "invert"]],
+                      BeforeValidator(_as_list), Field(min_length=1)]
 
 
 class _Schema(BaseModel):
@@ -246,6 +248,7 @@ class GridConfig(_Schema):
     sparsity: Sparsities
     warmup_epochs: Counts = [0]
     seed: Counts = [0]
+    ablation: Ablations = ["none"]
 
 
 class ExcludeEntry(_Schema):
@@ -257,6 +260,7 @@ class ExcludeEntry(_Schema):
     sparsity: Sparsities | None = None
     warmup_epochs: Counts | None = None
     seed: Counts | None = None
+    ablation: Ablations | None = None
 
     def axes(self) -> dict[str, list[Any]]:
         return {axis: values for axis, values in self.model_dump().items() if values is not None}
@@ -318,6 +322,7 @@ _TAKES = {  # what a field takes: the fix half of a message about its value
     "sparsity": "fractions of prunable weights removed, in [0, 1), e.g. 0.9 or 0.99",
     "warmup_epochs": "whole numbers of dense epochs before pruning, >= 0 (0 = at initialization)",
     "seed": "whole numbers >= 0, e.g. [0, 1, 2]",
+    "ablation": "sanity checks of the mask: none, shuffle, reinit or invert (Frankle et al. 2021)",
     "epochs": "a whole number >= 1, e.g. 160",
     "batch_size": "a whole number >= 1, e.g. 512",
     "lr": "a number > 0, e.g. 0.01",
@@ -690,8 +695,8 @@ def expand(config: SuiteConfig) -> tuple[RunSpec, ...]:
                 RunSpec(method=DENSE, sparsity=0.0, warmup_epochs=0, seed=seed, **common)
                 for seed in grid.seed
             ]
-        for method, sparsity, warmup, seed in itertools.product(
-            grid.method, grid.sparsity, grid.warmup_epochs, grid.seed
+        for method, sparsity, warmup, seed, ablation in itertools.product(
+            grid.method, grid.sparsity, grid.warmup_epochs, grid.seed, grid.ablation
         ):
             specs.append(
                 RunSpec(
@@ -699,6 +704,7 @@ def expand(config: SuiteConfig) -> tuple[RunSpec, ...]:
                     sparsity=float(sparsity),
                     warmup_epochs=warmup,
                     seed=seed,
+                    ablation=ablation,
                     method_options=method_options[method],
                     pruning=pruning,
                     scoring=scoring,
