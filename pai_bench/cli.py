@@ -1,4 +1,4 @@
-"""The `pai-bench` command line: list | score | run | leaderboard.
+"""The `pai-bench` command line: list | score | run | leaderboard | collapse.
 
 Every error a user can cause prints one line and exits with code 2; `--debug` shows the traceback.
 """
@@ -143,6 +143,50 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def cmd_collapse(args: argparse.Namespace) -> int:
+    import datetime
+
+    import torch
+
+    from pai_bench.collapse import critical_compression, write_report
+    from pai_bench.data import load_dataset
+    from pai_bench.method import METHODS
+    from pai_bench.models import build_model
+    from pai_bench.tracking import describe_device, git_commit
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for m in methods:
+        METHODS.get(m)  # unknown names fail here, before any work
+    seeds = [int(s) for s in str(args.seeds).split(",")]
+    data = load_dataset(args.dataset, root=args.data_dir,
+                        **parse_assignments(args.dataset_option, "--dataset-option"))
+    build_model(args.model, num_classes=data.num_classes, input_shape=data.input_shape)
+    results = []
+    for method in methods:
+        options = {"rounds": args.rounds} if method == "synflow" else {}
+        for seed in seeds:
+            r = critical_compression(method, args.model, data, seed, max_log10=args.max,
+                                     step=args.step, samples=args.samples, device=args.device,
+                                     **options)
+            print(f"{method:<10} seed {seed}: critical compression 10^{r.log10_critical:.2f} "
+                  f"({len(r.points)} points evaluated)", flush=True)
+            results.append(r)
+    out = args.out or Path("leaderboard") / "collapse"
+    provenance = [
+        f"model {args.model}, data {data.name} ({data.description})",
+        f"scoring samples {args.samples}; SynFlow rounds {args.rounds}; grid 10^0 … 10^{args.max}"
+        f" in steps of {args.step}",
+        f"git commit {git_commit()}, device {describe_device(torch.device(args.device))}, "
+        f"torch {torch.__version__}",
+        f"generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
+        "command: pai-bench collapse " + " ".join(sys.argv[2:]),
+    ]
+    files = write_report(results, Path(out), title=f"Layer collapse: {args.model} / {data.name}",
+                         provenance=provenance)
+    print("wrote " + ", ".join(str(f) for f in files))
+    return 0
+
+
 def _default_device() -> str:
     import torch
 
@@ -205,6 +249,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where data sets live (default: $PAI_BENCH_DATA, else ./data)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("collapse", help="critical compression per method and seed, at init")
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--methods", default="synflow,snip,grasp,magnitude,random",
+                   help="comma-separated method names")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    p.add_argument("--max", type=float, default=6.0, help="largest log10 compression")
+    p.add_argument("--step", type=float, default=0.25, help="grid step in decades")
+    p.add_argument("--samples", type=int, default=100, help="scoring samples")
+    p.add_argument("--rounds", type=int, default=100, help="SynFlow rounds per target")
+    p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: leaderboard/collapse)")
+    p.set_defaults(func=cmd_collapse)
 
     from pai_bench.leaderboard import add_arguments, cmd_leaderboard
 
