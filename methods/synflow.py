@@ -5,6 +5,11 @@
 data-free: every parameter and buffer is made non-negative, the input is all ones, BN runs in eval
 mode, all in float64 (float32 underflows at extreme sparsity). Pruned over `rounds` rounds (100)
 along density_k = density^(k/rounds); the harness keeps pruned weights pruned between rounds.
+
+`bias_flow: false` zeroes the biases in that copy. The official code keeps them, but its models
+initialize biases to zero; with PyTorch's default (non-zero) biases, |b| injects flow that does
+not come from the input, breaks the conservation that protects small layers, and VGG16 collapses
+near 10^3.75 instead of 10^6 (leaderboard/collapse/README.md).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pai_bench.method import Method, ScoringContext, register_method, require
 class SynFlow(Method):
     needs_data = False
     rounds: int = 100
+    bias_flow: bool = True
 
     def validate(self) -> None:
         require(self.rounds >= 1, "rounds", "a positive integer", self.rounds)
@@ -28,6 +34,10 @@ class SynFlow(Method):
         with torch.no_grad():
             for t in [*model.parameters(), *model.buffers()]:
                 t.abs_()
+            if not self.bias_flow:
+                for name, p in model.named_parameters():
+                    if name.endswith("bias") and name not in ctx.names:
+                        p.zero_()
         ones = torch.ones((1, *ctx.input_shape), dtype=torch.float64, device=ctx.device)
         params = ctx.params
         flow = model(ones).sum()

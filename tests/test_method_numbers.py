@@ -211,3 +211,16 @@ def test_magnitude_is_absolute_weight(data):
     s = scores("magnitude", net, x, y)
     for n in PRUNABLE:
         assert torch.equal(s[n], net.get_parameter(n).detach().abs())
+
+
+def test_synflow_bias_flow_off_equals_the_chain_without_biases():
+    torch.manual_seed(0)
+    with_bias = nn.Sequential(nn.Linear(6, 5), nn.Linear(5, 4), nn.Linear(4, 3)).double()
+    names = ["0.weight", "1.weight", "2.weight"]
+    got = compute_scores("synflow", with_bias, None, input_shape=(6,), prune_classifier=True,
+                         bias_flow=False)
+    expected = synflow_closed_form([with_bias.get_parameter(n).detach() for n in names])
+    for n, e in zip(names, expected):
+        torch.testing.assert_close(got[n], e)
+    default = compute_scores("synflow", with_bias, None, input_shape=(6,), prune_classifier=True)
+    assert not torch.allclose(default["1.weight"], got["1.weight"])  # biases add flow by default
