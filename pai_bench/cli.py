@@ -161,6 +161,7 @@ def cmd_collapse(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, root=args.data_dir,
                         **parse_assignments(args.dataset_option, "--dataset-option"))
     build_model(args.model, num_classes=data.num_classes, input_shape=data.input_shape)
+    commit = git_commit()  # the code the results come from, read before the long work
     results = []
     for method in methods:
         options = {"rounds": args.rounds} if method == "synflow" else {}
@@ -176,7 +177,7 @@ def cmd_collapse(args: argparse.Namespace) -> int:
         f"model {args.model}, data {data.name} ({data.description})",
         f"scoring samples {args.samples}; SynFlow rounds {args.rounds}; grid 10^0 … 10^{args.max}"
         f" in steps of {args.step}",
-        f"git commit {git_commit()}, device {describe_device(torch.device(args.device))}, "
+        f"git commit {commit}, device {describe_device(torch.device(args.device))}, "
         f"torch {torch.__version__}",
         f"generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
         "command: pai-bench collapse " + " ".join(sys.argv[2:]),
