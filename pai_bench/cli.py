@@ -150,7 +150,7 @@ def cmd_collapse(args: argparse.Namespace) -> int:
 
     from pai_bench.collapse import critical_compression, write_report
     from pai_bench.data import load_dataset
-    from pai_bench.method import METHODS
+    from pai_bench.method import METHODS, make_method
     from pai_bench.models import build_model
     from pai_bench.tracking import describe_device, git_commit
 
@@ -162,9 +162,12 @@ def cmd_collapse(args: argparse.Namespace) -> int:
                         **parse_assignments(args.dataset_option, "--dataset-option"))
     build_model(args.model, num_classes=data.num_classes, input_shape=data.input_shape)
     commit = git_commit()  # the code the results come from, read before the long work
+    extra = parse_assignments(args.option, "--option")
     results = []
     for method in methods:
-        options = {"rounds": args.rounds} if method == "synflow" else {}
+        fields = set(make_method(method).options())
+        options = {"rounds": args.rounds} if "rounds" in fields else {}
+        options.update({k: v for k, v in extra.items() if k in fields})
         for seed in seeds:
             r = critical_compression(method, args.model, data, seed, max_log10=args.max,
                                      step=args.step, samples=args.samples, device=args.device,
@@ -176,7 +179,7 @@ def cmd_collapse(args: argparse.Namespace) -> int:
     provenance = [
         f"model {args.model}, data {data.name} ({data.description})",
         f"scoring samples {args.samples}; SynFlow rounds {args.rounds}; grid 10^0 … 10^{args.max}"
-        f" in steps of {args.step}",
+        f" in steps of {args.step}" + (f"; options {extra}" if extra else ""),
         f"git commit {commit}, device {describe_device(torch.device(args.device))}, "
         f"torch {torch.__version__}",
         f"generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
@@ -261,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=float, default=0.25, help="grid step in decades")
     p.add_argument("--samples", type=int, default=100, help="scoring samples")
     p.add_argument("--rounds", type=int, default=100, help="SynFlow rounds per target")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="method option, given to every method that has it, e.g. bias_flow=false")
     p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--device", default=None)
