@@ -49,9 +49,10 @@ def test_collapse_command_writes_report(tmp_path, capsys):
     code = main(["collapse", "--model", "tiny_cnn", "--dataset", "digits", "--dataset-option",
                  "size=8", "--dataset-option", "channels=1", "--methods", "magnitude,synflow",
                  "--seeds", "0", "--max", "3", "--rounds", "5", "--out", str(tmp_path),
-                 "--device", "cpu"])
+                 "--device", "cpu", "--option", "bias_flow=false"])
     assert code == 0
     table = (tmp_path / "collapse.md").read_text()
+    assert "options {'bias_flow': False}" in table  # given to synflow, ignored by magnitude
     assert "| magnitude | 10^" in table and "| synflow | 10^" in table
     assert (tmp_path / "collapse.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "synflow,0," in (tmp_path / "collapse.csv").read_text()
