@@ -17,7 +17,7 @@ import torch
 from pai_bench.data import ImageData
 from pai_bench.data.sampling import scoring_batches
 from pai_bench.masks import layer_densities, masks_from_scores
-from pai_bench.method import make_method
+from pai_bench.method import make_seeded_method
 from pai_bench.models import build_model
 from pai_bench.scoring import compute_scores, prune
 
@@ -60,9 +60,7 @@ def critical_compression(
 ) -> Critical:
     """Score `model_name` at initialization (seed `seed`) and find its critical compression."""
     device = torch.device(device)
-    m = make_method(method, **options)
-    if "seed" in m.options() and "seed" not in options:
-        m = make_method(method, **options, seed=seed)
+    m = make_seeded_method(method, seed, **options)
     torch.manual_seed(seed)
     model = build_model(model_name, num_classes=data.num_classes, input_shape=data.input_shape)
     model.to(device)
@@ -74,13 +72,14 @@ def critical_compression(
     if m.rounds == 1:
         scores = compute_scores(m, model, batches, input_shape=data.input_shape)
 
-        def evaluate(c: float) -> Point:
-            masks = masks_from_scores(scores, sparsity_of(c))
-            return Point(c, {d.name: d.density for d in layer_densities(masks)})
+        def masks_at(c: float) -> dict[str, torch.Tensor]:
+            return masks_from_scores(scores, sparsity_of(c))
     else:
-        def evaluate(c: float) -> Point:
-            masks = prune(m, model, batches, sparsity_of(c), input_shape=data.input_shape).masks
-            return Point(c, {d.name: d.density for d in layer_densities(masks)})
+        def masks_at(c: float) -> dict[str, torch.Tensor]:
+            return prune(m, model, batches, sparsity_of(c), input_shape=data.input_shape).masks
+
+    def evaluate(c: float) -> Point:
+        return Point(c, {d.name: d.density for d in layer_densities(masks_at(c))})
 
     def intact(i: int) -> bool:
         c = points[i]

@@ -138,6 +138,14 @@ def make_method(name: str, **options: Any) -> Method:
     return METHODS.get(name).create(name, **options)
 
 
+def make_seeded_method(name: str, seed: int, **options: Any) -> Method:
+    """`make_method`, where a seeded method (random) follows `seed` unless `options` fix it."""
+    method = make_method(name, **options)
+    if "seed" in method.options() and "seed" not in options:
+        method = make_method(name, **options, seed=seed)
+    return method
+
+
 @dataclass
 class FisherStats:
     """Mean gradient ḡ and empirical Fisher diagonal F̂ per prunable parameter."""

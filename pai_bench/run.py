@@ -24,7 +24,7 @@ from pai_bench.data import DeviceLoader, ImageData
 from pai_bench.data.sampling import scoring_batches
 from pai_bench.effective import effective_masks
 from pai_bench.masks import LayerDensity, achieved_sparsity, masks_from_scores
-from pai_bench.method import make_method
+from pai_bench.method import make_seeded_method
 from pai_bench.models import build_model
 from pai_bench.resources import Usage
 from pai_bench.score_cache import CachedScores, ScoreCache, score_key
@@ -56,19 +56,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _method_options(spec: RunSpec) -> dict[str, Any]:
-    options = dict(spec.method_options)
-    # a seeded method (random) follows the run's seed unless the suite fixed it
-    if "seed" in make_method(spec.method, **options).options() and "seed" not in options:
-        options["seed"] = spec.seed
-    return options
-
-
 def prune_model(spec: RunSpec, model: nn.Module, data: ImageData, device: torch.device,
                 cache: ScoreCache | None = None) -> tuple[PruneResult, str | None]:
     """Score and mask; a one-shot method's scores come from `cache` when an earlier run of the
     suite computed them. Returns the result and the run key the scores were reused from."""
-    method = make_method(spec.method, **_method_options(spec))
+    method = make_seeded_method(spec.method, spec.seed, **dict(spec.method_options))
     key = score_key(spec, method.options(), device) if cache is not None and (
         method.rounds == 1) else None
     cached = cache.get(key) if cache is not None else None
