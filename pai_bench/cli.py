@@ -117,11 +117,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from pai_bench.runner import Runner, plan
     from pai_bench.suite import load_suite
-    from pai_bench.tracking import Tracker
+    from pai_bench.tracking import Tracker, absolute_uri
+    from pai_bench.worker import WorkerConfig
+
+    _check_executor(args)
 
     suite = load_suite(args.suite, args.set)
     if args.filter:
         suite = suite.filter(args.filter)
+    if args.overrides:
+        from pai_bench.overrides import apply_override_file
+
+        suite = apply_override_file(suite, args.overrides)
     tracker = Tracker(suite.name, tracking_uri=args.tracking_uri)
     the_plan = plan(suite.specs, tracker)
     print(f"suite '{suite.name}' ({args.suite}) → experiment '{suite.name}' in "
@@ -134,13 +141,47 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
-    runner = Runner(tracker, suite=suite.name, device=args.device, data_dir=args.data_dir,
-                    progress=not args.no_progress)
-    summary = runner.run(the_plan)
+    config = WorkerConfig(suite.name, absolute_uri(tracker.tracking_uri), device=args.device,
+                          data_dir=args.data_dir.resolve() if args.data_dir else None,
+                          threads=args.threads)
+    progress = not args.no_progress
+    if args.executor == "ray":
+        from pai_bench.ray_executor import run_ray
+
+        if args.address and config.tracking_uri.startswith(("sqlite:", "file:", "/")):
+            print(f"note: runs on other nodes cannot write to {config.tracking_uri}; give every "
+                  "node one MLflow server with --tracking-uri http://HOST:5000")
+        summary = run_ray(the_plan, config, address=args.address,
+                          cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                          max_retries=args.max_retries, progress=progress)
+    elif args.workers > 1:
+        from pai_bench.local_pool import run_processes
+
+        summary = run_processes(the_plan, config, workers=args.workers, progress=progress)
+    else:
+        summary = Runner(config, progress=progress).run(the_plan)
     print(summary.describe())
     if summary.interrupted:
         return 130
     return 1 if summary.failed else 0
+
+
+def _check_executor(args: argparse.Namespace) -> None:
+    """Executor flags that cannot work, refused before anything runs."""
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: use 1 or more worker processes")
+    if args.executor == "ray":
+        from pai_bench.ray_executor import import_ray
+
+        import_ray()  # says how to install it
+        if args.workers != 1:
+            raise ConfigError("--workers is for --executor local; Ray sizes runs with "
+                              "--cpus-per-run and --gpus-per-run")
+        if args.cpus_per_run <= 0 or args.gpus_per_run < 0:
+            raise ConfigError("--cpus-per-run must be > 0 and --gpus-per-run >= 0 "
+                              "(fractions allowed, e.g. --gpus-per-run 0.5)")
+    elif args.address or args.gpus_per_run or args.cpus_per_run != 1:
+        raise ConfigError("--address, --cpus-per-run and --gpus-per-run need --executor ray")
 
 
 def cmd_collapse(args: argparse.Namespace) -> int:
@@ -171,13 +212,15 @@ def cmd_collapse(args: argparse.Namespace) -> int:
         for seed in seeds:
             r = critical_compression(method, args.model, data, seed, max_log10=args.max,
                                      step=args.step, samples=args.samples, device=args.device,
+                                     init=args.init, prune_classifier=args.prune_classifier,
                                      **options)
             print(f"{method:<10} seed {seed}: critical compression 10^{r.log10_critical:.2f} "
                   f"({len(r.points)} points evaluated)", flush=True)
             results.append(r)
     out = args.out or Path("leaderboard") / "collapse"
     provenance = [
-        f"model {args.model}, data {data.name} ({data.description})",
+        f"model {args.model} ({args.init} initialization, classifier "
+        f"{'pruned' if args.prune_classifier else 'dense'}), data {data.name} ({data.description})",
         f"scoring samples {args.samples}; SynFlow rounds {args.rounds}; grid 10^0 … 10^{args.max}"
         f" in steps of {args.step}" + (f"; options {extra}" if extra else ""),
         f"git commit {commit}, device {describe_device(torch.device(args.device))}, "
@@ -252,6 +295,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None,
                    help="where data sets live (default: $PAI_BENCH_DATA, else ./data)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: this machine; ray: one Ray task per run (pai-bench[ray])")
+    p.add_argument("--workers", type=int, default=1,
+                   help="local worker processes, one GPU each on a multi-GPU machine (default 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads per run (default: the cores / workers); CPU results "
+                        "depend on it, so keep it fixed to compare runs")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster: 'auto' (the running one) or 'ray://host:10001' "
+                        "(default: start a local Ray instance)")
+    p.add_argument("--cpus-per-run", type=float, default=1, help="Ray CPUs per run (default 1)")
+    p.add_argument("--gpus-per-run", type=float, default=0,
+                   help="Ray GPUs per run, fractions allowed (default 0: CPU)")
+    p.add_argument("--max-retries", type=int, default=3,
+                   help="Ray retries of a run whose worker died (default 3)")
+    p.add_argument("--overrides", type=Path, default=None, metavar="FILE",
+                   help="tuned training options for the runs they match (pai-bench tune --out)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("collapse", help="critical compression per method and seed, at init")
@@ -264,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=float, default=0.25, help="grid step in decades")
     p.add_argument("--samples", type=int, default=100, help="scoring samples")
     p.add_argument("--rounds", type=int, default=100, help="SynFlow rounds per target")
+    p.add_argument("--init", choices=["default", "kaiming_normal"], default="default",
+                   help="weight initialization: PyTorch's defaults (the FTS protocol's) or the "
+                        "Synaptic-Flow code's kaiming_normal with zero biases")
+    p.add_argument("--prune-classifier", action="store_true",
+                   help="the output layer is prunable too (the SynFlow paper's setup)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="method option, given to every method that has it, e.g. bias_flow=false")
     p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
@@ -278,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="tables and figures from a suite's runs")
     add_arguments(p)
     p.set_defaults(func=cmd_leaderboard)
+
+    from pai_bench.tune import add_arguments as add_tune_arguments
+    from pai_bench.tune import cmd_tune
+
+    p = sub.add_parser("tune", help="tune a method's training options on the validation split")
+    add_tune_arguments(p)
+    p.set_defaults(func=cmd_tune)
     return parser
 
 

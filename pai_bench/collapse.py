@@ -19,6 +19,7 @@ from pai_bench.data.sampling import scoring_batches
 from pai_bench.masks import layer_densities, masks_from_scores
 from pai_bench.method import make_seeded_method
 from pai_bench.models import build_model
+from pai_bench.models.init import initialize
 from pai_bench.scoring import compute_scores, prune
 
 
@@ -56,13 +57,16 @@ def sparsity_of(log10_compression: float) -> float:
 def critical_compression(
     method: str, model_name: str, data: ImageData, seed: int, *, max_log10: float = 6.0,
     step: float = 0.25, samples: int = 100, batch_size: int = 100,
-    device: torch.device | str = "cpu", **options: object,
+    device: torch.device | str = "cpu", init: str = "default", prune_classifier: bool = False,
+    **options: object,
 ) -> Critical:
-    """Score `model_name` at initialization (seed `seed`) and find its critical compression."""
+    """Score `model_name` at initialization (seed `seed`, scheme `init` of
+    `pai_bench.models.init`) and find its critical compression."""
     device = torch.device(device)
     m = make_seeded_method(method, seed, **options)
     torch.manual_seed(seed)
     model = build_model(model_name, num_classes=data.num_classes, input_shape=data.input_shape)
+    initialize(model, init)
     model.to(device)
     batches = scoring_batches(data, samples=samples, batch_size=batch_size, seed=seed,
                               device=device) if m.needs_data else []
@@ -70,13 +74,15 @@ def critical_compression(
     evaluated: dict[float, Point] = {}
 
     if m.rounds == 1:
-        scores = compute_scores(m, model, batches, input_shape=data.input_shape)
+        scores = compute_scores(m, model, batches, input_shape=data.input_shape,
+                                prune_classifier=prune_classifier)
 
         def masks_at(c: float) -> dict[str, torch.Tensor]:
             return masks_from_scores(scores, sparsity_of(c))
     else:
         def masks_at(c: float) -> dict[str, torch.Tensor]:
-            return prune(m, model, batches, sparsity_of(c), input_shape=data.input_shape).masks
+            return prune(m, model, batches, sparsity_of(c), input_shape=data.input_shape,
+                         prune_classifier=prune_classifier).masks
 
     def evaluate(c: float) -> Point:
         return Point(c, {d.name: d.density for d in layer_densities(masks_at(c))})

@@ -4,7 +4,8 @@ The protocol (PROTOCOL.md): train `warmup_epochs` dense (0 = prune at initializa
 current weights, keep the top (1 − sparsity), and continue with the same optimizer and schedule
 to `epochs` in total, no rewind unless the spec asks. Test top-1 / top-5 every epoch; the
 best-validation test accuracy is taken over the sparse epochs only (a dense warm-up checkpoint is
-not a pruned network).
+not a pruned network). With ``evaluate_test=False`` (tuning) the test split is never touched and
+only validation numbers are reported.
 """
 
 from __future__ import annotations
@@ -104,9 +105,12 @@ def execute(
     device: torch.device | str = "cpu",
     on_epoch: EpochCallback | None = None,
     score_cache: ScoreCache | None = None,
+    evaluate_test: bool = True,
 ) -> RunResult:
     """Train, prune and train sparse as `spec` says; `on_epoch(epoch, metrics)` after each epoch.
-    With `score_cache`, scores computed by an earlier run of the same configuration are reused."""
+    With `score_cache`, scores computed by an earlier run of the same configuration are reused.
+    With `evaluate_test` False, `data.test_x` and `data.test_y` are never read and the metrics
+    carry no test numbers (for tuning on the validation split)."""
     device = torch.device(device)
     cuda = device.type == "cuda"
     if cuda:
@@ -125,7 +129,8 @@ def execute(
     train = DeviceLoader(data.train_x, data.train_y, batch_size=recipe.batch_size, shuffle=True,
                          augment=data.augment, seed=spec.seed, **loader)
     val = DeviceLoader(data.val_x, data.val_y, batch_size=1024, **loader)
-    test = DeviceLoader(data.test_x, data.test_y, batch_size=1024, **loader)
+    test = (DeviceLoader(data.test_x, data.test_y, batch_size=1024, **loader)
+            if evaluate_test else None)
 
     sparse: SparseState | None = None
     pruned: PruneResult | None = None
@@ -142,31 +147,33 @@ def execute(
             sparse.prune(optimizer)
         metrics = train_epoch(model, train, optimizer, sparse=sparse, device=device)
         scheduler.step()
-        v, t = evaluate(model, val, device=device), evaluate(model, test, device=device)
-        metrics.update(val_loss=v["loss"], val_acc=v["top1"], test_loss=t["loss"],
-                       test_acc=t["top1"], test_top5=t["top5"], lr=optimizer.param_groups[0]["lr"])
+        v = evaluate(model, val, device=device)
+        metrics.update(val_loss=v["loss"], val_acc=v["top1"])
+        if test is not None:
+            t = evaluate(model, test, device=device)
+            metrics.update(test_loss=t["loss"], test_acc=t["top1"], test_top5=t["top5"])
+        metrics["lr"] = optimizer.param_groups[0]["lr"]
         history.append(metrics)
         if on_epoch is not None:
             on_epoch(epoch, metrics)
         sparse_phase = spec.is_dense or epoch >= spec.warmup_epochs
         if sparse_phase and (not best or metrics["val_acc"] > best["val_acc"]):
-            best = {"val_acc": metrics["val_acc"], "test_acc": metrics["test_acc"],
-                    "test_top5": metrics["test_top5"], "epoch": epoch}
+            best = {"val_acc": metrics["val_acc"], "epoch": epoch}
+            if test is not None:
+                best.update(test_acc=metrics["test_acc"], test_top5=metrics["test_top5"])
 
     final = history[-1]
-    result = RunResult(
-        metrics={
-            "final_test_acc": final["test_acc"],
-            "final_test_top5": final["test_top5"],
-            "final_val_acc": final["val_acc"],
-            "best_val_acc": best["val_acc"],
-            "best_val_test_acc": best["test_acc"],
-            "best_val_test_top5": best["test_top5"],
-            "best_val_epoch": best["epoch"],
-        },
-        history=history,
-        model=model,
-    )
+    summary = {
+        "final_test_acc": final.get("test_acc"),
+        "final_test_top5": final.get("test_top5"),
+        "final_val_acc": final["val_acc"],
+        "best_val_acc": best["val_acc"],
+        "best_val_test_acc": best.get("test_acc"),
+        "best_val_test_top5": best.get("test_top5"),
+        "best_val_epoch": best["epoch"],
+    }
+    result = RunResult(metrics={k: v for k, v in summary.items() if v is not None},
+                       history=history, model=model)
     if pruned is not None:
         masks = {n: (model.get_parameter(n) != 0).to(torch.float32) for n in pruned.masks}
         result.layers = pruned.layers

@@ -7,19 +7,16 @@ is marked FINISHED in the store only once its results are written, and a rerun s
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
-from pai_bench.data import ImageData, load_dataset
-from pai_bench.run import execute
-from pai_bench.score_cache import ScoreCache
 from pai_bench.spec import RunSpec
 from pai_bench.tracking import Tracker
+from pai_bench.worker import Outcome, Worker, WorkerConfig
 
 AXES = ("model", "dataset", "method", "sparsity", "warmup_epochs", "seed", "ablation")
 
@@ -65,10 +62,27 @@ class Summary:
     failed: list[tuple[RunSpec, str]] = field(default_factory=list)
     interrupted: bool = False
     reused_scores: int = 0
+    elsewhere: list[tuple[RunSpec, str]] = field(default_factory=list)  # another process had it
+
+    def record(self, spec: RunSpec, outcome: Outcome) -> str | None:
+        """Count an outcome; returns a line worth showing at once (a failure), if any."""
+        if outcome.status == "finished":
+            self.finished += 1
+            self.reused_scores += outcome.reused_scores
+        elif outcome.status == "skipped":
+            self.elsewhere.append((spec, outcome.detail or ""))
+        elif outcome.status == "killed":
+            self.interrupted = True
+        else:
+            self.failed.append((spec, outcome.detail or "unknown error"))
+            return f"FAILED {spec.key} {spec.axes()}: {outcome.detail}"
+        return None
 
     def describe(self) -> str:
         text = (f"{self.finished} finished, {len(self.failed)} failed, "
                 f"{self.skipped} already finished (skipped)")
+        if self.elsewhere:
+            text += f", {len(self.elsewhere)} finished or running in another process (skipped)"
         if self.reused_scores:
             text += (f"; {self.reused_scores} runs masked scores computed by an earlier run of "
                      "the suite (tag pai_bench.scores_reused_from)")
@@ -79,72 +93,36 @@ class Summary:
         return text
 
 
+def task_ids(specs: Sequence[RunSpec]) -> dict[str, str]:
+    """One id per key for this submission; an executor's retries of a key reuse it."""
+    submission = uuid.uuid4().hex[:12]
+    return {s.key: f"{submission}/{s.key}" for s in specs}
+
+
 class Runner:
-    """Runs specs one after another on one device, logging each to the tracker."""
+    """Runs specs one after another in this process, on one device."""
 
-    def __init__(self, tracker: Tracker, *, suite: str, device: torch.device | str,
-                 data_dir: Path | None = None, progress: bool = True) -> None:
-        self.tracker = tracker
-        self.suite = suite
-        self.device = torch.device(device)
-        self.data_dir = data_dir
+    def __init__(self, config: WorkerConfig, *, progress: bool = True) -> None:
+        self.config = config
+        self.worker = Worker(config, progress=progress)
         self.progress = progress
-        self._data: dict[tuple, ImageData] = {}
-        self.scores = ScoreCache()
-
-    def data(self, spec: RunSpec) -> ImageData:
-        """Each data set is loaded once per process."""
-        key = (spec.dataset, spec.dataset_options)
-        if key not in self._data:
-            self._data[key] = load_dataset(spec.dataset, root=self.data_dir,
-                                           **dict(spec.dataset_options))
-        return self._data[key]
 
     def run(self, the_plan: Plan) -> Summary:
         summary = Summary(skipped=len(the_plan.done))
         todo = the_plan.todo
-        bar = tqdm(total=len(todo), desc=self.suite, unit="run", disable=not self.progress)
+        tasks = task_ids(todo)
+        bar = tqdm(total=len(todo), desc=self.config.suite, unit="run",
+                   disable=not self.progress)
         try:
             for spec in todo:
                 bar.set_postfix_str(f"{spec.method} s={spec.sparsity} w={spec.warmup_epochs} "
                                     f"seed={spec.seed}")
-                error, reused = self.run_one(spec)
-                summary.reused_scores += reused
-                if error is None:
-                    summary.finished += 1
-                else:
-                    summary.failed.append((spec, error))
-                    bar.write(f"FAILED {spec.key} {spec.axes()}: {error}")
+                line = summary.record(spec, self.worker.run(spec, tasks[spec.key]))
+                if line:
+                    bar.write(line)
                 bar.update()
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
             bar.close()
         return summary
-
-    def run_one(self, spec: RunSpec) -> tuple[str | None, bool]:
-        """Run and log one spec; returns None or the one-line error it failed with, and whether
-        it reused scores. KeyboardInterrupt marks the run KILLED and propagates."""
-        tracked = self.tracker.start(spec, suite=self.suite, device=self.device)
-        epochs = tqdm(total=spec.training.epochs, desc=spec.key, unit="epoch", leave=False,
-                      disable=not self.progress)
-
-        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            tracked.log_epoch(epoch, metrics)
-            epochs.set_postfix(test_acc=f"{metrics['test_acc']:.4f}")
-            epochs.update()
-
-        try:
-            result = execute(spec, self.data(spec), device=self.device, on_epoch=on_epoch,
-                             score_cache=self.scores)
-            reused = result.scores_reused_from
-            tracked.finish(result, {"pai_bench.scores_reused_from": reused} if reused else None)
-            return None, reused is not None
-        except KeyboardInterrupt as exc:
-            tracked.fail(exc, status="KILLED")
-            raise
-        except Exception as exc:  # a failing run must not stop the suite
-            tracked.fail(exc)
-            return f"{type(exc).__name__}: {exc}".splitlines()[0], False
-        finally:
-            epochs.close()

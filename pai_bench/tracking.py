@@ -22,6 +22,7 @@ import mlflow
 import torch
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, Run, RunTag, ViewType
+from mlflow.exceptions import MlflowException
 
 from pai_bench.run import RunResult
 from pai_bench.spec import RunSpec
@@ -68,8 +69,14 @@ class Tracker:
         self.client = MlflowClient(self.tracking_uri)
         self.experiment = experiment
         found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = (found.experiment_id if found is not None
-                              else self.client.create_experiment(experiment))
+        if found is None:
+            try:
+                found = self.client.get_experiment(self.client.create_experiment(experiment))
+            except MlflowException:  # another process created it first
+                found = self.client.get_experiment_by_name(experiment)
+                if found is None:
+                    raise
+        self.experiment_id = found.experiment_id
 
     def runs(self) -> list[Run]:
         """Every run of the experiment (all pages)."""
@@ -90,6 +97,11 @@ class Tracker:
             if key:
                 by_key[key].append(run)
         return by_key
+
+    def runs_of_key(self, key: str) -> list[Run]:
+        """The experiment's runs of one run key, read fresh from the store."""
+        return self.client.search_runs([self.experiment_id], f"tags.`{KEY_TAG}` = '{key}'",
+                                       run_view_type=ViewType.ACTIVE_ONLY, max_results=1000)
 
     def finished_keys(self) -> set[str]:
         return {k for k, runs in self.runs_by_key().items()
@@ -152,6 +164,16 @@ class TrackedRun:
         trace = "".join(traceback.format_exception(error))
         self.client.log_text(self.run_id, trace, "error.txt")
         self.client.set_terminated(self.run_id, status)
+
+
+def absolute_uri(uri: str) -> str:
+    """A relative SQLite or file store made absolute, so other processes find the same one."""
+    for scheme in ("sqlite:///", "file://"):
+        if uri.startswith(scheme) and not uri[len(scheme):].startswith("/"):
+            return scheme + str(Path(uri[len(scheme):]).resolve())
+    if "://" not in uri:  # a plain path is a file store
+        return str(Path(uri).resolve())
+    return uri
 
 
 def store_path_hint(uri: str) -> str:

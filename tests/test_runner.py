@@ -18,10 +18,12 @@ import yaml
 from torch import Tensor
 
 from pai_bench import runner as runner_module
+from pai_bench import worker as worker_module
 from pai_bench.cli import main
 from pai_bench.method import METHODS, Method, ScoringContext
 from pai_bench.suite import load_suite
 from pai_bench.tracking import KEY_TAG, Tracker
+from pai_bench.worker import WorkerConfig
 
 SUITE = {
     "name": "tiny",
@@ -160,7 +162,7 @@ def test_failed_run_is_recorded_and_suite_goes_on(tmp_path, capsys, explode):
 def test_ctrl_c_marks_killed_and_stops(tmp_path, monkeypatch, capsys):
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     suite = load_suite(write_suite(tmp_path))
-    real_execute = runner_module.execute
+    real_execute = worker_module.execute
     calls = []
 
     def interrupted_on_third(spec, data, **kwargs):
@@ -169,9 +171,9 @@ def test_ctrl_c_marks_killed_and_stops(tmp_path, monkeypatch, capsys):
             raise KeyboardInterrupt
         return real_execute(spec, data, **kwargs)
 
-    monkeypatch.setattr(runner_module, "execute", interrupted_on_third)
+    monkeypatch.setattr(worker_module, "execute", interrupted_on_third)
     tracker = Tracker("tiny", tracking_uri=uri)
-    runner = runner_module.Runner(tracker, suite="tiny", device="cpu", progress=False)
+    runner = runner_module.Runner(WorkerConfig("tiny", uri), progress=False)
     summary = runner.run(runner_module.plan(suite.specs, tracker))
     assert summary.interrupted and summary.finished == 2 and len(calls) == 3
     assert sorted(Counter(s[0] for s in statuses(uri).values()).items()) == [
