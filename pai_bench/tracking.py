@@ -24,8 +24,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, Run, RunTag, ViewType
 from mlflow.exceptions import MlflowException
 
+from pai_bench.errors import ConfigError
 from pai_bench.run import RunResult
 from pai_bench.spec import RunSpec
+from pai_bench.store_lock import first_open_lock
 
 KEY_TAG = "pai_bench.run_key"
 PACKAGES = ("pai-bench", "torch", "torchvision", "timm", "mlflow", "numpy")
@@ -61,22 +63,31 @@ def describe_device(device: torch.device) -> str:
     return f"cpu:{platform.processor() or platform.machine()}"
 
 
+def experiment_id(client: MlflowClient, name: str) -> str:
+    """The id of experiment `name`, created if missing (by whichever process comes first)."""
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        try:
+            return client.create_experiment(name)
+        except MlflowException:  # another process created it first
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
+    if found.lifecycle_stage != "active":
+        raise ConfigError(f"MLflow experiment '{name}' is deleted — restore it "
+                          "(mlflow experiments restore) or delete it for good (mlflow gc)")
+    return found.experiment_id
+
+
 class Tracker:
     """An MLflow experiment, read and written through `MlflowClient` (no global active run)."""
 
     def __init__(self, experiment: str, *, tracking_uri: str | None = None) -> None:
         self.tracking_uri = tracking_uri or mlflow.get_tracking_uri()
-        self.client = MlflowClient(self.tracking_uri)
         self.experiment = experiment
-        found = self.client.get_experiment_by_name(experiment)
-        if found is None:
-            try:
-                found = self.client.get_experiment(self.client.create_experiment(experiment))
-            except MlflowException:  # another process created it first
-                found = self.client.get_experiment_by_name(experiment)
-                if found is None:
-                    raise
-        self.experiment_id = found.experiment_id
+        with first_open_lock(self.tracking_uri):  # two processes may create the store at once
+            self.client = MlflowClient(self.tracking_uri)
+            self.experiment_id = experiment_id(self.client, experiment)
 
     def runs(self) -> list[Run]:
         """Every run of the experiment (all pages)."""

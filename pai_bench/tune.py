@@ -11,17 +11,9 @@ read — reports the validation accuracy after every epoch to the pruner (median
 stops trials below the median of earlier ones at the same epoch) and returns the best validation
 accuracy over the sparse epochs.
 
-MLflow, experiment ``<suite>-tune``: one parent run per study (tag ``pai_bench.study``; if two
-processes created one at the same moment, the earliest is used), one child run per trial: params
-``sampled.<field>`` and the spec's flat params, per-epoch metrics, tags ``pai_bench.trial_number``
-and ``pai_bench.trial_state`` (COMPLETE, PRUNED or FAIL). The best values of every study go to an
-override file (`pai_bench.overrides`) that ``pai-bench run SUITE --overrides FILE`` applies.
-
-The space file names `spec.Training` fields, each a range or a list of choices::
-
-    lr: {low: 0.01, high: 0.3, log: true}           # a float field: suggest_float
-    epochs: {low: 2, high: 6, step: 1}              # an int field: suggest_int
-    momentum: {choices: [0.8, 0.9]}                 # any field but milestones: suggest_categorical
+Each trial is an MLflow child run of its study's run (`pai_bench.tune_log`); the space file is
+read by `pai_bench.tune_space`. The best values of every study go to an override file
+(`pai_bench.overrides`) that ``pai-bench run SUITE --overrides FILE`` applies.
 """
 
 from __future__ import annotations
@@ -29,34 +21,24 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import hashlib
-import json
 import os
 import re
 import socket
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pai_bench.errors import ConfigError
-from pai_bench.overrides import (
-    Override,
-    check_training_value,
-    read_yaml_mapping,
-    write_overrides,
-)
-from pai_bench.spec import RunSpec, Training
+from pai_bench.overrides import Override, write_overrides
+from pai_bench.spec import RunSpec
+from pai_bench.store_lock import first_open_lock
 from pai_bench.suite import Suite, _did_you_mean, _one_line, load_suite
+from pai_bench.tune_log import StudyLog, open_experiment
+from pai_bench.tune_space import Dimension, Space, load_space
 
 if TYPE_CHECKING:  # optuna, mlflow and torch load where used: `pai-bench --help` stays fast
     import optuna
-    from mlflow import MlflowClient
-    from mlflow.entities import Run
 
     from pai_bench.data import ImageData
 
@@ -76,141 +58,6 @@ __all__ = [
 ]
 
 STARTUP_TRIALS = 2  # complete trials before the median pruner stops any
-_KINDS = {f.name: type(f.default) for f in dataclasses.fields(Training)}  # int, float, str, ...
-_RANGE_KEYS = ("low", "high", "log", "step")
-_SPACE_HINT = "see suites/tune_quickstart.yaml, e.g. lr: {low: 0.01, high: 0.3, log: true}"
-
-
-# -------------------------------------------------------------------------------------- space
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """One tuned training field: a range (`low`..`high`, optionally `log` or `step`) or a list
-    of `choices`."""
-
-    name: str
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    step: float | None = None
-    choices: tuple[Any, ...] | None = None
-
-    def suggest(self, trial: optuna.Trial) -> Any:
-        if self.choices is not None:
-            return trial.suggest_categorical(self.name, list(self.choices))
-        if _KINDS[self.name] is int:
-            return trial.suggest_int(self.name, int(self.low), int(self.high),
-                                     step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(self.name, self.low, self.high, log=self.log, step=self.step)
-
-    @property
-    def smallest(self) -> Any:
-        return min(self.choices) if self.choices is not None else self.low
-
-
-@dataclass(frozen=True)
-class Space:
-    """The validated space file: the training fields a trial samples."""
-
-    source: str
-    dimensions: tuple[Dimension, ...]
-
-    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
-        return {d.name: d.suggest(trial) for d in self.dimensions}
-
-    def check(self, spec: RunSpec, study: str) -> None:
-        """Every sampled recipe leaves at least one sparse epoch after the spec's warm-up."""
-        for d in self.dimensions:
-            if d.name == "epochs" and d.smallest <= spec.warmup_epochs:
-                at = "choices" if d.choices is not None else "low"
-                raise ConfigError(
-                    f"{self.source}: epochs.{at}: {d.smallest} epochs leave no sparse epoch after "
-                    f"the {spec.warmup_epochs}-epoch warm-up of study {study} — use epochs of at "
-                    f"least {spec.warmup_epochs + 1}"
-                )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {d.name: {k: v for k, v in dataclasses.asdict(d).items()
-                         if k != "name" and v not in (None, False)} for d in self.dimensions}
-
-
-def _number(source: str, loc: str, value: Any, kind: type) -> Any:
-    ok = isinstance(value, int) if kind is int else isinstance(value, (int, float))
-    if not ok or isinstance(value, bool):
-        what = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{source}: {loc}: must be {what} (got {_one_line(repr(value))}) — "
-                          f"{loc.split('.')[0]} is {'an int' if kind is int else 'a float'} field")
-    return value
-
-
-def _dimension(source: str, name: str, raw: Any) -> Dimension:
-    if name not in _KINDS:
-        raise ConfigError(f"{source}: {name}: not a training field — "
-                          f"{_did_you_mean(name, list(_KINDS))}training fields: "
-                          f"{', '.join(_KINDS)}")
-    if name == "milestones":
-        raise ConfigError(f"{source}: milestones: a list cannot be tuned — set it in the suite, "
-                          "or tune schedule: {choices: [multistep, cosine]}")
-    kind = _KINDS[name]
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: {name}: must be a mapping (got {_one_line(repr(raw))}) — "
-                          f"write {name}: {{low: ..., high: ...}} or {name}: {{choices: [...]}}")
-    allowed = ("choices",) if "choices" in raw else _RANGE_KEYS
-    for key in raw:
-        if key not in allowed:
-            fix = (f"{_did_you_mean(str(key), [*_RANGE_KEYS, 'choices'])}a range takes "
-                   f"{', '.join(_RANGE_KEYS)}; a list takes choices alone")
-            raise ConfigError(f"{source}: {name}.{key}: unknown key here — {fix}")
-    if "choices" in raw:
-        choices = raw["choices"]
-        if not isinstance(choices, list) or not choices:
-            raise ConfigError(f"{source}: {name}.choices: must be a non-empty list "
-                              f"(got {_one_line(repr(choices))}) — e.g. choices: [0.8, 0.9]")
-        checked = tuple(check_training_value(source, f"{name}.choices[{i}]", name, v)
-                        for i, v in enumerate(choices))
-        if len(set(checked)) < len(checked):
-            raise ConfigError(f"{source}: {name}.choices: a value appears twice — "
-                              "remove the repeat")
-        return Dimension(name, choices=checked)
-    if kind not in (int, float):
-        raise ConfigError(f"{source}: {name}: a {kind.__name__} field has no range — "
-                          f"list its values: {name}: {{choices: [...]}}")
-    for key in ("low", "high"):
-        if key not in raw:
-            raise ConfigError(f"{source}: {name}.{key}: missing (required) — a range needs low "
-                              f"and high, e.g. {name}: {{low: ..., high: ...}}")
-    low = check_training_value(source, f"{name}.low", name, _number(source, f"{name}.low",
-                                                                   raw["low"], kind))
-    high = check_training_value(source, f"{name}.high", name, _number(source, f"{name}.high",
-                                                                     raw["high"], kind))
-    if low >= high:
-        raise ConfigError(f"{source}: {name}: low {low} is not below high {high} — swap them, or "
-                          f"set one value in the suite (training.{name})")
-    log = raw.get("log", False)
-    if not isinstance(log, bool):
-        raise ConfigError(f"{source}: {name}.log: must be true or false "
-                          f"(got {_one_line(repr(log))}) — log: true samples on a log scale")
-    if log and low <= 0:
-        raise ConfigError(f"{source}: {name}.low: a log scale needs low > 0 (got {low}) — "
-                          "raise low or drop log: true")
-    step = raw.get("step")
-    if step is not None:
-        step = _number(source, f"{name}.step", step, kind)
-        if step <= 0 or log:
-            problem = "log and step exclude each other" if log else f"must be > 0 (got {step})"
-            raise ConfigError(f"{source}: {name}.step: {problem} — drop step or log")
-    return Dimension(name, low=low, high=high, log=log, step=step)
-
-
-def load_space(path: str | Path) -> Space:
-    """The validated space file at `path`; a problem is a one-line `ConfigError` naming the file
-    and the field."""
-    raw = read_yaml_mapping(Path(path), "space", _SPACE_HINT)
-    source = str(path)
-    if not raw:
-        raise ConfigError(f"{source}: top level: no training field to tune — {_SPACE_HINT}")
-    return Space(source, tuple(_dimension(source, str(k), v) for k, v in raw.items()))
 
 
 # ------------------------------------------------------------------------------------ studies
@@ -245,22 +92,6 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
-@contextmanager
-def setup_lock(url: str) -> Iterator[None]:
-    """Held while a process first opens the SQLite store at `url` (nothing for other URLs):
-    MLflow's and Optuna's table creation breaks the store when two processes run it at once.
-    The lock file lives in the temporary folder, keyed by the store's absolute path."""
-    if not url.startswith("sqlite:///"):
-        yield
-        return
-    from filelock import FileLock
-
-    store = Path(url.removeprefix("sqlite:///").split("?")[0]).absolute()
-    digest = hashlib.sha256(str(store).encode()).hexdigest()[:16]
-    with FileLock(Path(tempfile.gettempdir()) / f"pai-bench-{digest}.lock", timeout=600):
-        yield
-
-
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """``journal:PATH`` → a journal file (safe on NFS); anything else → an RDB URL, created if
     new (several processes may do so at once: retried)."""
@@ -279,7 +110,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(6):
         try:
-            with setup_lock(url):
+            with first_open_lock(url):
                 return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError,
                 CommandError) as exc:
@@ -326,166 +157,6 @@ def make_pruner(kind: str) -> optuna.pruners.BasePruner:
     if kind == "none":
         return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=0)
-
-
-# ------------------------------------------------------------------------------------- MLflow
-
-
-def open_experiment(uri: str, name: str) -> tuple[MlflowClient, str]:
-    """A client of the store at `uri` and the id of its experiment `name` (created if missing).
-    Several processes may create a new store at once: its set-up is retried while another one
-    holds it."""
-    import sqlalchemy.exc
-    from alembic.util.exc import CommandError
-    from mlflow import MlflowClient
-
-    for attempt in range(10):
-        try:
-            with setup_lock(uri):
-                client = MlflowClient(uri)
-                return client, tune_experiment(client, name)
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError, CommandError):
-            if attempt == 9:
-                raise
-            time.sleep(1.0)
-    raise AssertionError("unreachable")
-
-
-def tune_experiment(client: MlflowClient, name: str) -> str:
-    """The id of MLflow experiment `name`, created if missing (by whichever process is first)."""
-    from mlflow.exceptions import MlflowException
-
-    found = client.get_experiment_by_name(name)
-    if found is None:
-        try:
-            return client.create_experiment(name)
-        except MlflowException:  # created by another process meanwhile
-            found = client.get_experiment_by_name(name)
-            if found is None:
-                raise
-    if found.lifecycle_stage != "active":
-        raise ConfigError(f"MLflow experiment '{name}' is deleted — restore it "
-                          f"(mlflow experiments restore) or delete it for good")
-    return found.experiment_id
-
-
-def _params(values: dict[str, Any]) -> list[Any]:
-    from mlflow.entities import Param
-
-    return [Param(k, json.dumps(v) if isinstance(v, (list, dict)) else str(v))
-            for k, v in values.items()]
-
-
-class StudyLog:
-    """The MLflow side of one study: its parent run, shared by every process that tunes it, and
-    one child run per trial."""
-
-    def __init__(self, client: MlflowClient, experiment_id: str, study: str, spec: RunSpec,
-                 tags: dict[str, str]) -> None:
-        self.client = client
-        self.experiment_id = experiment_id
-        self.study = study
-        self.spec = spec
-        self.tags = {"pai_bench.study": study, **{f"pai_bench.{k}": str(v)
-                                                  for k, v in spec.axes().items()}, **tags}
-        self._created: set[str] = set()
-
-    def _parents(self) -> list[Run]:
-        from mlflow.entities import ViewType
-
-        runs = self.client.search_runs(
-            [self.experiment_id], run_view_type=ViewType.ACTIVE_ONLY, max_results=100,
-            filter_string=f"tags.`pai_bench.study` = '{self.study}' "
-                          "and tags.`pai_bench.role` = 'study'")
-        return sorted(runs, key=lambda r: (r.info.start_time, r.info.run_id))
-
-    def _children(self, parent: str) -> list[Run]:
-        return self.client.search_runs([self.experiment_id], max_results=10_000,
-                                       filter_string=f"tags.`mlflow.parentRunId` = '{parent}'")
-
-    def parent(self) -> str:
-        """The study's parent run id: found by its tag, else created; of two created in a race,
-        the earliest wins and this process deletes its own if no trial went under it yet."""
-        runs = self._parents()
-        if not runs:
-            run = self.client.create_run(self.experiment_id, run_name=self.study,
-                                         tags={**self.tags, "pai_bench.role": "study"})
-            self._created.add(run.info.run_id)
-            self.client.log_batch(run.info.run_id, params=_params(self.spec.flat())[:100])
-            runs = self._parents()
-        chosen = runs[0].info.run_id
-        for run in runs[1:]:
-            rid = run.info.run_id
-            if rid in self._created and not self._children(rid):
-                self.client.delete_run(rid)
-                self._created.discard(rid)
-        return chosen
-
-    def start(self, trial: optuna.Trial, values: dict[str, Any], spec: RunSpec) -> str:
-        """A child run for `trial` with its sampled values and the spec it runs; its id."""
-        tags = {**self.tags, "mlflow.parentRunId": self.parent(), "pai_bench.role": "trial",
-                "pai_bench.trial_number": str(trial.number), "pai_bench.spec_key": spec.key}
-        run = self.client.create_run(self.experiment_id, run_name=f"trial-{trial.number}",
-                                     tags=tags)
-        params = _params({f"sampled.{k}": v for k, v in values.items()} | spec.flat())
-        for i in range(0, len(params), 100):  # MLflow takes at most 100 params a call
-            self.client.log_batch(run.info.run_id, params=params[i : i + 100])
-        return run.info.run_id
-
-    def epoch(self, run_id: str, epoch: int, metrics: dict[str, float]) -> None:
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, epoch)
-                                               for k, v in metrics.items()])
-
-    def end(self, run_id: str, state: str, *, value: float | None = None,
-            error: BaseException | None = None, epoch: int | None = None) -> None:
-        """Tag the trial's state (COMPLETE, PRUNED, FAIL) and close its run: FINISHED for a
-        complete or pruned trial, FAILED for an error, KILLED for Ctrl-C."""
-        self.client.set_tag(run_id, "pai_bench.trial_state", state)
-        if value is not None:
-            self.client.log_metric(run_id, "best_val_acc", value)
-        if state == "PRUNED" and epoch is not None:
-            self.client.set_tag(run_id, "pai_bench.pruned_at_epoch", str(epoch))
-        if error is not None:
-            message = f"{type(error).__name__}: {error}".splitlines()[0][:4000]
-            self.client.set_tag(run_id, "pai_bench.error", message)
-        status = ("KILLED" if isinstance(error, KeyboardInterrupt)
-                  else "FAILED" if state == "FAIL" else "FINISHED")
-        self.client.set_terminated(run_id, status)
-
-    def summarize(self, study: optuna.Study) -> None:
-        """The study so far on the parent run: trial counts, best value and values. Processes
-        ending together may collide on the parent's tags: retried, then only a warning (the
-        study and the override file do not depend on it)."""
-        from mlflow.entities import Metric, RunTag
-        from mlflow.exceptions import MlflowException
-        from optuna.trial import TrialState
-
-        trials = study.get_trials(deepcopy=False)
-        now, step = int(time.time() * 1000), len(trials)
-        metrics = [Metric(f"trials_{state.name.lower()}", sum(t.state == state for t in trials),
-                          now, step)
-                   for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
-        tags = []
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
-        if complete:
-            best = max(complete, key=lambda t: t.value)
-            metrics.append(Metric("best_val_acc", best.value, now, step))
-            tags = [RunTag("pai_bench.best_trial", str(best.number)),
-                    *(RunTag(f"best.{k}", str(v)) for k, v in best.params.items())]
-        for attempt in range(3):
-            try:
-                parent = self.parent()
-                self.client.log_batch(parent, metrics=metrics, tags=tags)
-                self.client.set_terminated(parent, "FINISHED")
-                return
-            except MlflowException as exc:
-                if attempt == 2:
-                    print(f"pai-bench: warning: study {self.study}: summary not logged to MLflow "
-                          f"({_one_line(exc)[:200]})", file=sys.stderr)
-                time.sleep(0.5)
 
 
 # ------------------------------------------------------------------------------------- trials

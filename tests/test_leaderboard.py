@@ -25,7 +25,7 @@ import torch
 import yaml
 from PIL import Image
 
-from pai_bench import runner as runner_module
+from pai_bench import worker as worker_module
 from pai_bench.cli import main
 from pai_bench.errors import ConfigError
 from pai_bench.leaderboard import FILES, add_arguments, aggregate, cmd_leaderboard
@@ -90,7 +90,7 @@ def store(tmp_path_factory):
             assert main([*run, "--filter", "seed=0|1"]) == 0
             assert main([*run, "--filter", "sparsity=0.0|0.5,seed=2"]) == 0
             with pytest.MonkeyPatch.context() as mp:
-                mp.setattr(runner_module, "execute", fail_one(runner_module.execute))
+                mp.setattr(worker_module, "execute", fail_one(worker_module.execute))
                 assert main([*run, "--filter", "method=snip,sparsity=0.9,seed=2"]) == 1
         out = root / "board"
         code, stdout = leaderboard(
