@@ -56,7 +56,13 @@ def run_ray(the_plan: Plan, config: WorkerConfig, *, address: str | None = None,
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address is None and num_cpus is not None:
             kwargs["num_cpus"] = num_cpus
-        ray.init(address=address, **kwargs)
+        try:
+            ray.init(address=address, **kwargs)
+        except Exception as exc:  # Ray raises several types for a bad or missing cluster
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ConfigError(
+                f"--address {address}: cannot start or reach Ray ({reason}) — start a cluster "
+                "with `ray start --head`, or leave --address out for a local Ray") from None
     config = replace(config, threads=max(1, math.floor(cpus_per_run)),
                      device="cuda" if gpus_per_run > 0 else "cpu")
     remote = ray.remote(_run_task).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run,

@@ -193,3 +193,37 @@ def test_bad_executor_flags_fail_before_any_run(tmp_path, capsys, flags, message
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.splitlines()) == 1
     assert not store.exists()
+
+
+def test_two_submitters_of_one_suite_run_each_key_once(tmp_path):
+    """Two `pai-bench run` processes started together on one store: the claims split the keys."""
+    import subprocess
+    import sys
+
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    suite = write_suite(tmp_path, epochs=20)
+    Tracker("exec", tracking_uri=uri)  # the store exists before both start
+    cmd = [sys.executable, "-m", "pai_bench", "run", str(suite), "--tracking-uri", uri,
+           "--threads", "1", "--no-progress"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    counts = finished_once(uri)
+    assert all(set(c) == {"FINISHED"} for c in counts.values()), counts  # no run left behind
+    owners = {r.data.tags[OWNER_TAG] for r in Tracker("exec", tracking_uri=uri).runs()}
+    assert len(owners) == 2, "both submitters should have run some keys"
+    assert sum("running in another process" in out for out in outs) >= 1, outs
+
+
+def test_each_local_worker_gets_its_own_gpu(monkeypatch):
+    import torch
+
+    from pai_bench.local_pool import gpu_ids
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert gpu_ids("cuda", 4) == [0, 1, 0, 1]
+    assert gpu_ids("cpu", 3) == [None, None, None]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert gpu_ids("cuda", 2) == [None, None]
+
