@@ -38,9 +38,8 @@ from pai_bench.suite import (  # the suite's YAML dialect and message helpers, s
     TrainingConfig,
     _did_you_mean,
     _one_line,
-    _parse_yaml,
     _same,
-    _yaml_error,
+    read_yaml_mapping,
 )
 
 __all__ = [
@@ -51,7 +50,6 @@ __all__ = [
     "check_training_value",
     "load_overrides",
     "override_specs",
-    "read_yaml_mapping",
     "write_overrides",
 ]
 
@@ -68,27 +66,6 @@ _AXIS_TYPES: dict[str, tuple[type, ...]] = {
     "method": (str,), "model": (str,), "dataset": (str,), "sparsity": (int, float),
     "warmup_epochs": (int,),
 }
-
-
-def read_yaml_mapping(path: Path, what: str, hint: str) -> dict[str, Any]:
-    """The top-level mapping of a YAML file, read like suites are (``1e-4`` is a float, a key
-    written twice is an error); every problem is a one-line `ConfigError` naming the file."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such {what} file — {hint}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{source}: cannot read the {what} file ({_one_line(exc)}) — "
-                          "pass a UTF-8 YAML file") from None
-    try:
-        data = _parse_yaml(text)
-    except yaml.YAMLError as exc:
-        raise _yaml_error(source, exc) from None
-    if not isinstance(data, dict):
-        got = "nothing (the file is empty)" if data is None else f"a {type(data).__name__}"
-        raise ConfigError(f"{source}: top level: expected a mapping, got {got} — {hint}")
-    return data
 
 
 def check_training_value(source: str, loc: str, name: str, value: Any) -> Any:

@@ -120,26 +120,26 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _read_yaml(path: Path, source: str) -> dict[str, Any]:
-    """The top-level mapping of a suite file; every failure is a one-line `ConfigError`."""
+def read_yaml_mapping(path: Path, what: str, hint: str, *, missing: str | None = None,
+                      expected: str = "a mapping") -> dict[str, Any]:
+    """The top-level mapping of a YAML file (`what`: suite, override, space), read the suite way
+    (``1e-4`` is a float, a key written twice is an error). Every problem is a one-line
+    `ConfigError` naming the file and ending in `hint` (`missing` for a file not found)."""
+    source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{source}: no such suite file — {_missing_file_hint(path)}") from None
+        raise ConfigError(f"{source}: no such {what} file — {missing or hint}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"{source}: cannot read the file ({_one_line(exc)}) — pass a UTF-8 YAML file"
-        ) from None
+        raise ConfigError(f"{source}: cannot read the {what} file ({_one_line(exc)}) — "
+                          "pass a UTF-8 YAML file") from None
     try:
         data = _parse_yaml(text)
     except yaml.YAMLError as exc:
         raise _yaml_error(source, exc) from None
     if not isinstance(data, dict):
         got = "nothing (the file is empty)" if data is None else f"a {type(data).__name__}"
-        raise ConfigError(
-            f"{source}: top level: expected a mapping of keys (name, grid, training, ...), "
-            f"got {got} — start from suites/quickstart.yaml"
-        )
+        raise ConfigError(f"{source}: top level: expected {expected}, got {got} — {hint}")
     return data
 
 
@@ -810,7 +810,10 @@ def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
     path = Path(path)
     source = str(path)
     overrides = (overrides,) if isinstance(overrides, str) else tuple(overrides)
-    raw = apply_overrides(_read_yaml(path, source), overrides, source)
+    raw = read_yaml_mapping(path, "suite", "start from suites/quickstart.yaml",
+                            missing=_missing_file_hint(path),
+                            expected="a mapping of keys (name, grid, training, ...)")
+    raw = apply_overrides(raw, overrides, source)
     config = validate_suite(raw, source)
     return Suite(
         name=config.name,

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pai_bench.errors import ConfigError
-from pai_bench.overrides import check_training_value, read_yaml_mapping
+from pai_bench.overrides import check_training_value
 from pai_bench.spec import RunSpec, Training
-from pai_bench.suite import _did_you_mean, _one_line
+from pai_bench.suite import _did_you_mean, _one_line, read_yaml_mapping
 
 if TYPE_CHECKING:
     import optuna
