@@ -10,7 +10,7 @@ from pai_bench.cli import main
 from pai_bench.collapse import critical_compression, grid, sparsity_of
 from pai_bench.data import load_dataset
 from pai_bench.masks import collapsed_layers
-from pai_bench.models import build_model
+from pai_bench.models import build_model, classifier_of
 
 
 @pytest.fixture(scope="module")
@@ -18,18 +18,21 @@ def digits():
     return load_dataset("digits", size=8, channels=1)
 
 
-def brute_force(method: str, digits, seed: int, **options) -> float:
+def brute_force(method: str, digits, seed: int, init: str = "default",
+                prune_classifier: bool = False, **options) -> float:
     import torch
 
     from pai_bench.data.sampling import scoring_batches
+    from pai_bench.models.init import initialize
 
     torch.manual_seed(seed)
-    model = build_model("tiny_cnn", num_classes=10, input_shape=digits.input_shape)
+    model = initialize(build_model("tiny_cnn", num_classes=10, input_shape=digits.input_shape),
+                       init)
     batches = scoring_batches(digits, samples=100, batch_size=100, seed=seed, device="cpu")
     last = 0.0
     for c in grid(3.0, 0.25):
         masks = prune(method, model, batches, sparsity_of(c), input_shape=digits.input_shape,
-                      **options).masks
+                      prune_classifier=prune_classifier, **options).masks
         if collapsed_layers(masks):
             break
         last = c
@@ -43,6 +46,21 @@ def test_critical_compression_equals_brute_force(digits, method, options):
     assert got.log10_critical == brute_force(method, digits, 0, **options)
     if method == "synflow":
         assert len(got.points) < len(grid(3.0, 0.25))  # bisection, not a scan
+
+
+@pytest.mark.parametrize(("method", "options"), [("snip", {}), ("synflow", {"rounds": 5})])
+def test_the_synflow_papers_setup_equals_brute_force(digits, method, options):
+    """--init kaiming_normal --prune-classifier: the classifier is among the layers checked."""
+    setup = {"init": "kaiming_normal", "prune_classifier": True}
+    got = critical_compression(method, "tiny_cnn", digits, seed=1, max_log10=3.0, **setup,
+                               **options)
+    assert got.log10_critical == brute_force(method, digits, 1, **setup, **options)
+    model = build_model("tiny_cnn", num_classes=10, input_shape=digits.input_shape)
+    head = classifier_of(model).weight
+    classifier = next(n for n, p in model.named_parameters() if p is head)
+    assert all(classifier in p.densities for p in got.points)
+    default = critical_compression(method, "tiny_cnn", digits, seed=1, max_log10=3.0, **options)
+    assert all(classifier not in p.densities for p in default.points)
 
 
 def test_collapse_command_writes_report(tmp_path, capsys):
