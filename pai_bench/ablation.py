@@ -4,13 +4,17 @@ per-layer densities.
 
 - shuffle: each layer keeps its kept count, at positions drawn at random;
 - reinit: the same mask over freshly drawn weights;
-- invert: keep the lowest scores instead of the highest (applied in `pai_bench.run`).
+- invert: in each layer, keep as many weights as the method kept there, but the lowest-scored.
+
+All three keep every layer's kept count exactly.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from pai_bench.masks import top_k_mask
 
 
 def shuffle_within_layers(masks: dict[str, Tensor], seed: int) -> dict[str, Tensor]:
@@ -21,6 +25,13 @@ def shuffle_within_layers(masks: dict[str, Tensor], seed: int) -> dict[str, Tens
         order = torch.randperm(mask.numel(), generator=generator)
         out[name] = mask.flatten().cpu()[order].view_as(mask).to(mask.device)
     return out
+
+
+def invert_within_layers(masks: dict[str, Tensor], scores: dict[str, Tensor]
+                         ) -> dict[str, Tensor]:
+    """Every layer keeps its kept count k_l, taken from the k_l lowest scores of that layer."""
+    return {n: top_k_mask(-scores[n].to(m.device).flatten(), int(m.sum())).view_as(m).to(m.dtype)
+            for n, m in masks.items()}
 
 
 @torch.no_grad()

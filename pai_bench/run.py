@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pai_bench.ablation import reinitialize, shuffle_within_layers
+from pai_bench.ablation import invert_within_layers, reinitialize, shuffle_within_layers
 from pai_bench.data import DeviceLoader, ImageData
 from pai_bench.data.sampling import scoring_batches
 from pai_bench.effective import effective_masks
@@ -65,23 +65,24 @@ def prune_model(spec: RunSpec, model: nn.Module, data: ImageData, device: torch.
     key = score_key(spec, method.options(), device) if cache is not None and (
         method.rounds == 1) else None
     cached = cache.get(key) if cache is not None else None
-    sign = -1 if spec.ablation == "invert" else 1  # invert: keep the lowest scores
     if cached is not None:
-        masks = masks_from_scores({n: sign * s.to(device) for n, s in cached.scores.items()},
+        masks = masks_from_scores({n: s.to(device) for n, s in cached.scores.items()},
                                   spec.sparsity, scope=spec.pruning.scope)
         usage = Usage(cached.seconds, cached.peak_memory_mb, "reused")
-        return PruneResult(spec.method, method.options(), masks, cached.scores, usage, 1), (
-            cached.source_run)
-    batches = (scoring_batches(data, samples=spec.scoring.samples,
-                               batch_size=spec.scoring.batch_size, seed=spec.seed, device=device)
-               if method.needs_data else [])
-    result = prune(method, model, batches, spec.sparsity, scope=spec.pruning.scope,
-                   prune_classifier=spec.pruning.prune_classifier, input_shape=data.input_shape,
-                   invert=spec.ablation == "invert")
-    if cache is not None:
-        cache.put(key, CachedScores(result.scores, spec.key, result.usage.seconds,
-                                    result.usage.peak_memory_mb))
-    return result, None
+        result = PruneResult(spec.method, method.options(), masks, cached.scores, usage, 1)
+    else:
+        batches = (scoring_batches(data, samples=spec.scoring.samples,
+                                   batch_size=spec.scoring.batch_size, seed=spec.seed,
+                                   device=device) if method.needs_data else [])
+        result = prune(method, model, batches, spec.sparsity, scope=spec.pruning.scope,
+                       prune_classifier=spec.pruning.prune_classifier,
+                       input_shape=data.input_shape)
+        if cache is not None:
+            cache.put(key, CachedScores(result.scores, spec.key, result.usage.seconds,
+                                        result.usage.peak_memory_mb))
+    if spec.ablation == "invert":  # the method's per-layer counts, its lowest scores
+        result.masks = invert_within_layers(result.masks, result.scores)
+    return result, cached.source_run if cached is not None else None
 
 
 def _ablate(spec: RunSpec, masks: dict[str, torch.Tensor], model: nn.Module, data: ImageData,

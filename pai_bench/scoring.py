@@ -101,11 +101,9 @@ def prune(
     loss_fn: LossFn | None = None,
     prune_classifier: bool = False,
     input_shape: tuple[int, ...] | None = None,
-    invert: bool = False,
     **options: Any,
 ) -> PruneResult:
-    """Score and mask in as many rounds as the method asks for; see `compute_masks`.
-    `invert` keeps the lowest scores instead (a sanity ablation)."""
+    """Score and mask in as many rounds as the method asks for; see `compute_masks`."""
     check_sparsity(sparsity)
     name, m = _as_method(method, options)
     data, input_shape, names = _prepare(model, batches, input_shape, prune_classifier)
@@ -117,8 +115,7 @@ def prune(
             ctx = _scoring_context(model, names, masks, data, loss, m, input_shape)
             scores = {n: s.detach() for n, s in m.score(ctx).items()}
             _check_scores(name, scores, ctx)
-            ranked = {n: -s for n, s in scores.items()} if invert else scores
-            masks = masks_from_scores(ranked, step_sparsity, scope=scope, alive=masks)
+            masks = masks_from_scores(scores, step_sparsity, scope=scope, alive=masks)
     return PruneResult(name, m.options(), masks, scores, usage, m.rounds)
 
 

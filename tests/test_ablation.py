@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from pai_bench import prune
-from pai_bench.ablation import shuffle_within_layers
+from pai_bench.ablation import invert_within_layers, shuffle_within_layers
 from pai_bench.cli import main
 from pai_bench.data import load_dataset
 from pai_bench.leaderboard import load_runs
@@ -35,25 +35,28 @@ def test_shuffle_keeps_each_layer_count_and_moves_positions():
     assert all(torch.equal(shuffled[n], shuffle_within_layers(masks, seed=3)[n]) for n in masks)
 
 
-def test_invert_keeps_the_lowest_scores_exactly():
+def test_invert_keeps_each_layers_count_with_its_lowest_scores():
     torch.manual_seed(0)
     model = build_model("tiny_cnn", num_classes=10, input_shape=(1, 8, 8))
     x = torch.randn(4, 1, 8, 8)
-    result = prune("magnitude", model, [(x, torch.zeros(4, dtype=torch.long))], 0.9, invert=True)
-    kept = torch.cat([model.get_parameter(n).detach().abs()[m.bool()] for n, m in
-                      result.masks.items()])
-    pruned = torch.cat([model.get_parameter(n).detach().abs()[~m.bool()] for n, m in
-                        result.masks.items()])
-    assert len(kept) == int(0.1 * (len(kept) + len(pruned)) + 1e-9)
-    assert kept.max() <= pruned.min()
+    result = prune("magnitude", model, [(x, torch.zeros(4, dtype=torch.long))], 0.9)
+    inverted = invert_within_layers(result.masks, result.scores)
+    for n, mask in result.masks.items():
+        w = model.get_parameter(n).detach().abs()
+        kept, pruned = w[inverted[n].bool()], w[~inverted[n].bool()]
+        assert len(kept) == int(mask.sum())  # the method's count in this layer
+        if len(kept) and len(pruned):
+            assert kept.max() <= pruned.min()  # its lowest scores
 
 
 def test_run_ablations_keep_layer_counts(tmp_path):
     digits = load_dataset("digits", size=8, channels=1)
     runs = {a: execute(spec(a), digits) for a in ["none", "shuffle", "reinit", "invert"]}
     counts = {a: [int(m.sum()) for m in r.masks.values()] for a, r in runs.items()}
-    assert counts["shuffle"] == counts["none"] == counts["reinit"]
-    assert sum(counts["invert"]) == sum(counts["none"])  # global top-k: same total
+    assert counts["shuffle"] == counts["none"] == counts["reinit"] == counts["invert"]
+    for n, mask in runs["none"].masks.items():
+        if 0 < mask.sum() < mask.numel():  # in a layer with a choice, invert chose otherwise
+            assert not torch.equal(runs["invert"].masks[n], mask)
     assert any(not torch.equal(runs["shuffle"].masks[n], runs["none"].masks[n])
                for n in runs["none"].masks)
     assert all(torch.equal(runs["reinit"].masks[n], runs["none"].masks[n])
