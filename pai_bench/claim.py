@@ -8,8 +8,12 @@ through `claim` before running a key, with the MLflow store as the only shared s
    this host, it belongs to an earlier attempt of the same task (a Ray retry after its worker
    died), or its heartbeat is older than the lease. A live run elsewhere means: skip the key.
 3. Otherwise create our RUNNING run, then read the key's runs again; if a rival live claim is
-   older (start time, then run id), delete ours and skip. Two claimants therefore agree on one
-   winner as long as their clocks agree to within the time between creating and re-reading.
+   older (start time, then run id), delete ours and skip. On a store of this machine (SQLite, a
+   file store) steps 1-3 hold the key's file lock, so they are atomic for every process here. On
+   a server the second read waits `Lease.settle_s` (2 s) first: two claimants then agree on one
+   winner unless a rival's write takes 2 s longer than ours or the clocks disagree by more; and
+   a run that finds another FINISHED run of its key when it ends is recorded KILLED, not
+   FINISHED ("duplicate of …"), so the key still has one FINISHED run.
 4. The winner marks the lost runs FAILED ("lost: …, taken over by run …") and records its attempt
    number and the run it retries, so the store says when a lost worker was covered by a retry.
 
@@ -29,6 +33,7 @@ import torch
 from mlflow.entities import Run
 
 from pai_bench.spec import RunSpec
+from pai_bench.store_lock import key_lock, local_store
 from pai_bench.tracking import KEY_TAG, TrackedRun, Tracker
 
 OWNER_TAG = "pai_bench.owner"  # host:pid of the process running it
@@ -44,6 +49,7 @@ class Lease:
 
     heartbeat_s: float = 30.0
     timeout_s: float = 600.0
+    settle_s: float = 2.0  # a server store: wait this long before the claim's second read
 
 
 def owner() -> str:
@@ -104,7 +110,16 @@ class Claimed:
 def claim(tracker: Tracker, spec: RunSpec, *, suite: str, device: torch.device, task: str,
           lease: Lease = Lease(), extra_tags: dict[str, str] | None = None
           ) -> Claimed | str:
-    """Claim `spec`'s key for this process; returns the claimed run, or why it was not claimed."""
+    """Claim `spec`'s key for this process; returns the claimed run, or why it was not claimed.
+    On a store of this machine the claim holds the key's file lock (atomic); on a server it
+    re-reads after `lease.settle_s`, so that a rival's slower write is seen before deciding."""
+    with key_lock(tracker.tracking_uri, spec.key):
+        return _claim(tracker, spec, suite=suite, device=device, task=task, lease=lease,
+                      extra_tags=extra_tags)
+
+
+def _claim(tracker: Tracker, spec: RunSpec, *, suite: str, device: torch.device, task: str,
+           lease: Lease, extra_tags: dict[str, str] | None) -> Claimed | str:
     before = tracker.runs_of_key(spec.key)
     if any(r.info.status == "FINISHED" for r in before):
         return "finished"
@@ -115,6 +130,8 @@ def claim(tracker: Tracker, spec: RunSpec, *, suite: str, device: torch.device, 
     tags = {OWNER_TAG: owner(), TASK_TAG: task, HEARTBEAT_TAG: f"{time.time():.0f}",
             **(extra_tags or {})}
     tracked = tracker.start(spec, suite=suite, device=device, extra_tags=tags)
+    if local_store(tracker.tracking_uri) is None:
+        time.sleep(lease.settle_s)
     mine = tracker.client.get_run(tracked.run_id)
     others = [r for r in tracker.runs_of_key(spec.key) if r.info.run_id != tracked.run_id]
     live = [r for r in others if r.info.status == "RUNNING"

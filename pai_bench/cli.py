@@ -170,6 +170,8 @@ def _check_executor(args: argparse.Namespace) -> None:
     """Executor flags that cannot work, refused before anything runs."""
     if args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: use 1 or more worker processes")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads}: use 1 or more CPU threads per run")
     if args.executor == "ray":
         from pai_bench.ray_executor import import_ray
 
@@ -198,7 +200,14 @@ def cmd_collapse(args: argparse.Namespace) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
         METHODS.get(m)  # unknown names fail here, before any work
-    seeds = [int(s) for s in str(args.seeds).split(",")]
+    try:
+        seeds = [int(s) for s in str(args.seeds).split(",")]
+    except ValueError:
+        raise ConfigError(f"--seeds {args.seeds!r}: use comma-separated integers, "
+                          "e.g. --seeds 0,1,2") from None
+    if args.step <= 0 or args.max < 0:
+        raise ConfigError(f"--max {args.max} --step {args.step}: the grid 10^0 … 10^max needs "
+                          "max >= 0 and step > 0, e.g. --max 6 --step 0.25")
     data = load_dataset(args.dataset, root=args.data_dir,
                         **parse_assignments(args.dataset_option, "--dataset-option"))
     build_model(args.model, num_classes=data.num_classes, input_shape=data.input_shape)

@@ -24,15 +24,19 @@ from pai_bench.worker import Outcome, Worker, WorkerConfig
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    # the first Ctrl-C or SIGTERM stops the run; later ones must not cut its KILLED record short
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
-def _serve(index: int, config: WorkerConfig, gpu: int | None, inbox: mp.Queue,
+def _serve(index: int, config: WorkerConfig, gpu: str | None, inbox: mp.Queue,
            outbox: mp.Queue) -> None:
     """A worker process: run what the inbox says until it says None."""
     if gpu is not None:  # before anything touches CUDA: this process sees one GPU, as cuda:0
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         worker = Worker(config)
         while (item := inbox.get()) is not None:
@@ -54,14 +58,20 @@ class _Slot:
     job: tuple[RunSpec, str, int] | None = None  # spec, task id, attempt
 
 
-def gpu_ids(device: str, workers: int) -> list[int | None]:
-    """The GPU each worker gets: round robin over the visible GPUs when `device` is CUDA."""
+def gpu_ids(device: str, workers: int) -> list[str | None]:
+    """The GPU each worker gets, as a CUDA_VISIBLE_DEVICES entry: round robin over the GPUs this
+    process sees (its own CUDA_VISIBLE_DEVICES, e.g. a scheduler's "2,3", is respected)."""
     if not device.startswith("cuda"):
         return [None] * workers
     import torch
 
     count = torch.cuda.device_count()
-    return [i % count for i in range(workers)] if count else [None] * workers
+    if not count:
+        return [None] * workers
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")
+    ids = visible[:count] if len([v for v in visible if v.strip()]) >= count else [
+        str(i) for i in range(count)]
+    return [ids[i % count].strip() for i in range(workers)]
 
 
 def run_processes(the_plan: Plan, config: WorkerConfig, *, workers: int, retries: int = 1,

@@ -106,6 +106,9 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                               "journal:optuna.log")
         from optuna.storages.journal import JournalFileBackend
 
+        if not Path(path).absolute().parent.is_dir():
+            raise ConfigError(f"--storage {url}: the folder {Path(path).absolute().parent} does "
+                              "not exist — create it, or point journal: at an existing folder")
         return optuna.storages.JournalStorage(JournalFileBackend(path))
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(6):
@@ -316,6 +319,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
             "pai_bench.device": describe_device(torch.device(args.device))}
     data: dict[tuple[Any, ...], ImageData] = {}
     entries: list[Override] = []
+    failed_all = False  # a study where every trial this process ran failed: exit 1
     for spec, name in zip(specs, names):
         print(f"study {name}", flush=True)
         study = open_study(storage, name, spec, make_pruner(args.pruner))
@@ -325,8 +329,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
             if key not in data:
                 data[key] = load_data(spec, args.data_dir)
             objective = make_objective(spec, space, data[key], log, args.device)
+            ran: list[str] = []  # the states of the trials this process ran
             study.optimize(objective, n_trials=args.trials, catch=(Exception,),
-                           callbacks=[_report])
+                           callbacks=[_report, lambda _, t, ran=ran: ran.append(t.state.name)])
+            failed_all = failed_all or (bool(ran) and set(ran) == {"FAIL"})
         log.summarize(study)
         entry = best_override(study, spec, shown)
         if entry is None:
@@ -337,7 +343,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         entries.append(entry)
     if not entries:
         print("no study has a complete trial: no override file written")
-        return 0
+        return 1 if failed_all else 0
     out = args.out or Path(f"{suite.name}.overrides.yaml")
     now = datetime.datetime.now(datetime.timezone.utc)
     header = [f"written by: {_command(args)}",
@@ -347,4 +353,4 @@ def cmd_tune(args: argparse.Namespace) -> int:
     written = write_overrides(out, entries, header)
     print(f"wrote {out} (entries: {len(written)}); apply with: pai-bench run {args.suite} "
           f"--overrides {out}")
-    return 0
+    return 1 if failed_all else 0

@@ -19,6 +19,7 @@ from pai_bench.data import ImageData, load_dataset
 from pai_bench.run import execute
 from pai_bench.score_cache import ScoreCache
 from pai_bench.spec import RunSpec
+from pai_bench.store_lock import key_lock
 from pai_bench.tracking import Tracker
 
 Status = Literal["finished", "failed", "killed", "skipped"]
@@ -85,11 +86,13 @@ class Worker:
                              score_cache=self.scores)
             reused = result.scores_reused_from
             tags = {"pai_bench.scores_reused_from": reused} if reused else {}
-            duplicate = other_finished(self.tracker, spec, tracked.run_id)
-            if duplicate:  # only when a lease expired under a live run: keep one FINISHED
-                tracked.fail(RuntimeError(f"duplicate of finished run {duplicate}"), "KILLED")
-                return Outcome(spec.key, "skipped", f"finished meanwhile by run {duplicate}")
-            tracked.finish(result, tags)
+            with key_lock(self.tracker.tracking_uri, spec.key):  # check and finish at once
+                duplicate = other_finished(self.tracker, spec, tracked.run_id)
+                if duplicate:  # a lease expired under a live run, or a server race: keep one
+                    tracked.fail(RuntimeError(f"duplicate of finished run {duplicate}"),
+                                 "KILLED")
+                    return Outcome(spec.key, "skipped", f"finished meanwhile by run {duplicate}")
+                tracked.finish(result, tags)
             return Outcome(spec.key, "finished", reused_scores=reused is not None)
         except KeyboardInterrupt as exc:
             tracked.fail(exc, status="KILLED")

@@ -143,3 +143,26 @@ def test_the_heartbeat_thread_refreshes_the_tag(tracker):
             break
     claimed.stop()
     assert beat > first
+
+
+def test_on_a_server_a_rivals_slow_write_is_seen_before_deciding(tracker, monkeypatch):
+    """A rival took its timestamp first but its write lands while we settle: we back off."""
+    import pai_bench.claim as claim_module
+
+    monkeypatch.setattr(claim_module, "local_store", lambda url: None)  # as if http://
+    started = int(time.time() * 1000) - 500  # the rival's clock read, before ours
+    slept = []
+
+    def slow_rival_lands(seconds: float) -> None:
+        slept.append(seconds)
+        run = tracker.client.create_run(tracker.experiment_id, start_time=started, tags={
+            "pai_bench.run_key": SPEC.key, OWNER_TAG: "other-host:1", TASK_TAG: "theirs",
+            HEARTBEAT_TAG: f"{time.time():.0f}"})
+        assert run.info.start_time == started
+
+    monkeypatch.setattr(claim_module.time, "sleep", slow_rival_lands)
+    got = claim(tracker, SPEC, suite="claims", device=CPU, task="mine",
+                lease=Lease(settle_s=0.25))
+    assert got == "running elsewhere" and slept == [0.25]
+    runs = tracker.runs_of_key(SPEC.key)
+    assert [r.data.tags[TASK_TAG] for r in runs] == ["theirs"]  # ours was deleted

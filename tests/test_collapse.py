@@ -77,3 +77,15 @@ def test_collapse_command_writes_report(tmp_path, capsys):
     assert main(["collapse", "--model", "tiny_cnn", "--dataset", "digits",
                  "--methods", "snipp", "--device", "cpu"]) == 2
     assert "did you mean 'snip'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--seeds", "0,a"], "--seeds '0,a': use comma-separated integers"),
+    (["--step", "0"], "needs max >= 0 and step > 0"),
+    (["--max", "-1"], "needs max >= 0 and step > 0"),
+])
+def test_bad_collapse_flags_are_one_line(flags, message, capsys):
+    code = main(["collapse", "--model", "tiny_cnn", "--dataset", "digits", "--device", "cpu",
+                 *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -54,10 +54,10 @@ def final_metrics(uri: str) -> dict[str, dict[str, float]]:
 def test_workers_2_finish_each_key_once_with_the_in_process_metrics(tmp_path, capsys):
     suite = write_suite(tmp_path)
     one, two = f"sqlite:///{tmp_path / 'one.db'}", f"sqlite:///{tmp_path / 'two.db'}"
-    assert main(["run", str(suite), "--tracking-uri", one, "--threads", "1",
+    assert main(["run", str(suite), "--tracking-uri", one, "--threads", "1", "--device", "cpu",
                  "--no-progress"]) == 0
     assert main(["run", str(suite), "--tracking-uri", two, "--workers", "2", "--threads", "1",
-                 "--no-progress"]) == 0
+                 "--device", "cpu", "--no-progress"]) == 0
     assert f"{PLANNED} finished, 0 failed" in capsys.readouterr().out
     finished_once(two)
     assert final_metrics(two) == final_metrics(one)
@@ -77,7 +77,7 @@ def kill_a_running_worker(uri: str, killed: list[int], stop: threading.Event) ->
     while not stop.is_set():
         running = [r for r in tracker.runs() if r.info.status == "RUNNING"
                    and r.data.tags.get(ATTEMPT_TAG)]  # past its claim: training
-        if running:
+        if running and tracker.client.get_run(running[0].info.run_id).info.status == "RUNNING":
             pid = int(running[0].data.tags[OWNER_TAG].rpartition(":")[2])
             if pid != os.getpid():
                 os.kill(pid, signal.SIGKILL)
@@ -120,7 +120,8 @@ def test_workers_2_survive_a_killed_worker(tmp_path):
     the_plan = plan(suite.specs, Tracker("exec", tracking_uri=uri))
     summaries = []
     killed = run_while_killing(uri, lambda: summaries.append(run_processes(
-        the_plan, WorkerConfig("exec", uri, threads=1), workers=2, progress=False)))
+        the_plan, WorkerConfig("exec", uri, device="cpu", threads=1), workers=2,
+        progress=False)))
     assert summaries[0].finished == PLANNED and not summaries[0].failed
     assert_the_lost_run_was_retried(uri, killed)
 
@@ -136,7 +137,7 @@ def ray_cluster():
 def test_ray_gives_the_local_executors_metrics(tmp_path, ray_cluster, capsys):
     suite = write_suite(tmp_path)
     local, ray = f"sqlite:///{tmp_path / 'local.db'}", f"sqlite:///{tmp_path / 'ray.db'}"
-    assert main(["run", str(suite), "--tracking-uri", local, "--threads", "1",
+    assert main(["run", str(suite), "--tracking-uri", local, "--threads", "1", "--device", "cpu",
                  "--no-progress"]) == 0
     assert main(["run", str(suite), "--tracking-uri", ray, "--executor", "ray",
                  "--no-progress"]) == 0
@@ -181,6 +182,7 @@ def test_ray_missing_says_how_to_install(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("flags, message", [
     (["--workers", "0"], "--workers 0"),
+    (["--threads", "-1"], "--threads -1"),
     (["--gpus-per-run", "0.5"], "need --executor ray"),
     (["--executor", "ray", "--workers", "2"], "--workers is for --executor local"),
 ])
@@ -204,7 +206,7 @@ def test_two_submitters_of_one_suite_run_each_key_once(tmp_path):
     suite = write_suite(tmp_path, epochs=20)
     Tracker("exec", tracking_uri=uri)  # the store exists before both start
     cmd = [sys.executable, "-m", "pai_bench", "run", str(suite), "--tracking-uri", uri,
-           "--threads", "1", "--no-progress"]
+           "--threads", "1", "--device", "cpu", "--no-progress"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=300)[0] for p in procs]
@@ -222,7 +224,10 @@ def test_each_local_worker_gets_its_own_gpu(monkeypatch):
     from pai_bench.local_pool import gpu_ids
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    assert gpu_ids("cuda", 4) == [0, 1, 0, 1]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert gpu_ids("cuda", 4) == ["0", "1", "0", "1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")  # a scheduler gave this job GPUs 2 and 3
+    assert gpu_ids("cuda", 3) == ["2", "3", "2"]
     assert gpu_ids("cpu", 3) == [None, None, None]
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     assert gpu_ids("cuda", 2) == [None, None]

@@ -117,7 +117,7 @@ def tuned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                      "--trials", "3", "--filter", "sparsity=0.5", "--storage", storage,
                      "--tracking-uri", uri, "--out", str(out), "--device", "cpu"])
     return {"code": code, "suite": suite, "space": space, "storage": storage, "uri": uri,
-            "out": out, "folder": folder}
+            "out": out, "folder": folder, "touched": list(Poison.touched)}
 
 
 def test_trials_never_read_the_test_split(tuned):
@@ -125,7 +125,7 @@ def test_trials_never_read_the_test_split(tuned):
     trials = optuna.load_study(study_name=STUDY, storage=tuned["storage"]).trials
     assert len(trials) == 3
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials), [t.state for t in trials]
-    assert Poison.touched == []
+    assert tuned["touched"] == []  # recorded right after tuning: test order cannot hide a touch
     _, children = child_runs(tuned["uri"])
     assert len(children) == 3
     for run in children:
@@ -315,3 +315,30 @@ def test_shipped_space_fits_the_quickstart_suite():
     for spec in specs:
         space.check(spec, "s")
         assert spec.seed == 0 and spec.ablation == "none"
+
+
+def test_a_journal_in_a_missing_folder_is_one_line(tmp_path, capsys):
+    suite, space = write_files(tmp_path, {"lr": {"low": 0.01, "high": 0.5}})
+    code = main(["tune", str(suite), "--method", "magnitude", "--space", str(space),
+                 "--storage", f"journal:{tmp_path / 'missing' / 'optuna.log'}",
+                 "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "does not exist" in err
+
+
+def test_tuning_where_every_trial_fails_exits_1(tmp_path, monkeypatch, capsys):
+    import pai_bench.run
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the recipe")
+
+    monkeypatch.setattr(pai_bench.run, "execute", broken)
+    suite, space = write_files(tmp_path, {"lr": {"low": 0.01, "high": 0.5}})
+    code = main(["tune", str(suite), "--method", "magnitude", "--space", str(space),
+                 "--trials", "2", "--filter", "sparsity=0.5",
+                 "--storage", f"sqlite:///{tmp_path / 'optuna.db'}",
+                 "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--device", "cpu"])
+    assert code == 1
+    trials = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{tmp_path / 'optuna.db'}"
+                               ).trials
+    assert [t.state.name for t in trials] == ["FAIL", "FAIL"]
