@@ -15,9 +15,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from pai_bench.claim import TASK_TAG
 from pai_bench.errors import ConfigError
 from pai_bench.runner import Plan, Summary, task_ids
 from pai_bench.spec import RunSpec
+from pai_bench.tracking import Tracker
 from pai_bench.worker import Outcome, Worker, WorkerConfig
 
 INSTALL_HINT = "--executor ray needs Ray: pip install 'pai-bench[ray]'"
@@ -26,13 +28,24 @@ _workers: dict[WorkerConfig, Worker] = {}  # one per Ray worker process and conf
 
 
 def _run_task(config: WorkerConfig, spec: RunSpec, task: str) -> Outcome:
-    """The Ray task: reuse this process's worker (data sets stay loaded between tasks)."""
+    """The Ray task: reuse this process's worker while Ray reuses the process (data sets stay
+    loaded between CPU tasks; Ray may start a fresh process for each GPU task)."""
     if config not in _workers:
         _workers[config] = Worker(config)
     try:
         return _workers[config].run(spec, task)
     except KeyboardInterrupt:  # ray.cancel: the run is already marked KILLED
         return Outcome(spec.key, "killed")
+
+
+def _mark_lost(config: WorkerConfig, task: str, error: str) -> None:
+    """The last attempt of a task Ray gave up on is left RUNNING by its dead worker: fail it."""
+    tracker = Tracker(config.suite, tracking_uri=config.tracking_uri)
+    running = f"tags.`{TASK_TAG}` = '{task}' and attributes.status = 'RUNNING'"
+    for spec_run in tracker.client.search_runs([tracker.experiment_id], running):
+        tracker.client.set_tag(spec_run.info.run_id, "pai_bench.error",
+                               f"lost: Ray gave up on this task ({error[:200]})")
+        tracker.client.set_terminated(spec_run.info.run_id, "FAILED")
 
 
 def import_ray() -> Any:
@@ -81,6 +94,7 @@ def run_ray(the_plan: Plan, config: WorkerConfig, *, address: str | None = None,
                 except ray.exceptions.RayError as exc:  # out of retries, or the task crashed
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                     outcome = Outcome(spec.key, "failed", f"{type(exc).__name__}: {first}")
+                    _mark_lost(config, tasks[spec.key], outcome.detail or "")
                 line = summary.record(spec, outcome)
                 if line:
                     bar.write(line)

@@ -12,14 +12,17 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import pickle
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from filelock import FileLock
 from torch import Tensor
 from torchvision.datasets import CIFAR10, CIFAR100
 from torchvision.datasets.utils import check_integrity
@@ -118,6 +121,12 @@ def _cifar_failure(
     return DataError(f"{message}; {fix}")
 
 
+def _download_lock(root: Path) -> FileLock:
+    """A lock per data folder, kept in the temporary folder (the data folder may be read-only)."""
+    digest = hashlib.sha256(str(Path(root).absolute()).encode()).hexdigest()[:16]
+    return FileLock(Path(tempfile.gettempdir()) / f"pai-bench-data-{digest}.lock", timeout=3600)
+
+
 def _load_cifar(
     name: str,
     title: str,
@@ -130,7 +139,8 @@ def _load_cifar(
     split_seed: int,
 ) -> ImageData:
     try:
-        with _socket_timeout(DOWNLOAD_TIMEOUT_S):
+        # one download per folder: --workers and Ray processes on a node share the root
+        with _download_lock(root), _socket_timeout(DOWNLOAD_TIMEOUT_S):
             train = cls(root, train=True, download=download, checksum=checksum)
         test = cls(root, train=False, download=False, checksum=checksum)
     except Exception as exc:  # network, archive, md5 and pickle failures: all one data error
