@@ -12,6 +12,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import time
 from collections import deque
 from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
@@ -146,12 +147,17 @@ def run_processes(the_plan: Plan, config: WorkerConfig, *, workers: int, retries
 
 
 def _drain(outbox: mp.Queue, slots: list[_Slot], summary: Summary) -> None:
-    """Collect the interrupted workers' last outcomes (their runs are marked KILLED)."""
-    while any(s.job for s in slots):
+    """Collect the interrupted workers' last outcomes (their runs are marked KILLED); a worker
+    that exits without one was idle (its job not yet picked up) and has nothing to report."""
+    deadline = time.monotonic() + 60
+    while any(s.job for s in slots) and time.monotonic() < deadline:
         try:
-            index, outcome = outbox.get(timeout=30)
+            index, outcome = outbox.get(timeout=0.5)
         except queue.Empty:
-            return
+            for slot in slots:
+                if slot.job and not slot.process.is_alive():
+                    slot.job = None
+            continue
         spec = slots[index].job[0] if slots[index].job else None
         slots[index].job = None
         if spec is not None and outcome.status != "killed":

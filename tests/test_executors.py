@@ -232,3 +232,28 @@ def test_each_local_worker_gets_its_own_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     assert gpu_ids("cuda", 2) == [None, None]
 
+
+
+def test_ctrl_c_with_workers_marks_the_runs_killed(tmp_path):
+    """Ctrl-C reaches the parent and its workers: exit 130, every started run ends KILLED or
+    FINISHED, none is left RUNNING."""
+    import subprocess
+    import sys
+
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    suite = write_suite(tmp_path, epochs=40)
+    Tracker("exec", tracking_uri=uri)
+    cmd = [sys.executable, "-m", "pai_bench", "run", str(suite), "--tracking-uri", uri,
+           "--workers", "2", "--threads", "1", "--device", "cpu", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    tracker = Tracker("exec", tracking_uri=uri)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(
+            r.info.status == "RUNNING" and r.data.tags.get(ATTEMPT_TAG) for r in tracker.runs()):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, out
+    statuses = Counter(r.info.status for r in tracker.runs())
+    assert statuses["KILLED"] >= 1 and statuses["RUNNING"] == 0, statuses
