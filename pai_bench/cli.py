@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from pai_bench.cli_options import add_device_options, add_suite_options, add_tracking_option
 from pai_bench.errors import ConfigError, PaiBenchError
 
 
@@ -122,9 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _check_executor(args)
 
-    suite = load_suite(args.suite, args.set)
-    if args.filter:
-        suite = suite.filter(args.filter)
+    suite = load_suite(args.suite, args.set, args.filter)
     if args.overrides:
         from pai_bench.overrides import apply_override_file
 
@@ -147,8 +146,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     if args.executor == "ray":
         from pai_bench.ray_executor import run_ray
+        from pai_bench.store_lock import local_store
 
-        if args.address and config.tracking_uri.startswith(("sqlite:", "file:", "/")):
+        if args.address and local_store(config.tracking_uri) is not None:
             print(f"note: runs on other nodes cannot write to {config.tracking_uri}; give every "
                   "node one MLflow server with --tracking-uri http://HOST:5000")
         summary = run_ray(the_plan, config, address=args.address,
@@ -283,26 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="method option, e.g. --option mask_batch=4 (repeatable)")
     p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
+    add_device_options(p)
     p.add_argument("--out", type=Path, default=None, help="save the masks (torch.save)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("run", help="run a suite: warm-up, prune, train, log to MLflow")
     p.add_argument("suite", type=Path, help="suite file, e.g. suites/quickstart.yaml")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override a suite field, e.g. --set training.epochs=3 (repeatable)")
-    p.add_argument("--filter", default=None, metavar="AXIS=VALUE,...",
-                   help="only matching runs, e.g. --filter method=fts,sparsity=0.99")
+    add_suite_options(p)
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (counts by axis, done, to run) and stop")
-    p.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda if any)")
-    p.add_argument("--tracking-uri", default=None,
-                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's "
-                        "embedded store in the working directory)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="where data sets live (default: $PAI_BENCH_DATA, else ./data)")
+    add_device_options(p)
+    add_tracking_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local: this machine; ray: one Ray task per run (pai-bench[ray])")
@@ -341,8 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="method option, given to every method that has it, e.g. bias_flow=false")
     p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--data-dir", type=Path, default=None)
-    p.add_argument("--device", default=None)
+    add_device_options(p)
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default: leaderboard/collapse)")
     p.set_defaults(func=cmd_collapse)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from pai_bench.cli_options import add_suite_options, add_tracking_option
 from pai_bench.errors import ConfigError
 from pai_bench.reference import REFERENCES, ReferenceTable, get_reference
 from pai_bench.spec import DENSE
@@ -1218,19 +1219,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="an MLflow experiment to tabulate without a suite file (then the "
         "planned seeds are the most any group attempted)",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="the suite overrides the runs were made with (as for run)",
-    )
-    parser.add_argument(
-        "--filter",
-        default=None,
-        metavar="AXIS=VALUE,...",
-        help="only these runs of the suite, e.g. --filter warmup_epochs=0",
-    )
+    add_suite_options(parser, set_help="the suite overrides the runs were made with (as for run)",
+                      filter_help="only these runs of the suite, e.g. --filter warmup_epochs=0")
     parser.add_argument(
         "--out",
         type=Path,
@@ -1252,12 +1242,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="put a published table beside ours (fts_readme: the FTS "
         "repository's ResNet18 / CIFAR-10 README numbers)",
     )
-    parser.add_argument(
-        "--tracking-uri",
-        default=None,
-        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's "
-        "embedded store in the working directory)",
-    )
+    add_tracking_option(parser)
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -1286,8 +1271,7 @@ def _suite_of(args: argparse.Namespace) -> Suite | None:
                 "or drop them with --experiment"
             )
         return None
-    suite = load_suite(args.suite, args.set)
-    return suite.filter(args.filter) if args.filter else suite
+    return load_suite(args.suite, args.set, args.filter)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

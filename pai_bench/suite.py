@@ -802,8 +802,10 @@ class Suite:
         )
 
 
-def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
-    """Read, override (``a.b=value``), validate and expand the suite file at `path`.
+def load_suite(path: str | Path, overrides: Sequence[str] = (), only: str | None = None
+               ) -> Suite:
+    """Read, override (``a.b=value``), validate and expand the suite file at `path`, keeping
+    only the runs matching `only` (see `Suite.filter`) when given.
 
     Everything wrong with it is a one-line `ConfigError` naming the file and the field.
     """
@@ -815,7 +817,7 @@ def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
                             expected="a mapping of keys (name, grid, training, ...)")
     raw = apply_overrides(raw, overrides, source)
     config = validate_suite(raw, source)
-    return Suite(
+    suite = Suite(
         name=config.name,
         description=config.description,
         path=path,
@@ -824,3 +826,4 @@ def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
         raw=raw,
         resolved=config.model_dump(mode="json"),
     )
+    return suite.filter(only) if only else suite

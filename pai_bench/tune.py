@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pai_bench.cli_options import add_device_options, add_suite_options, add_tracking_option
 from pai_bench.errors import ConfigError
 from pai_bench.overrides import Override, write_overrides
 from pai_bench.spec import RunSpec
@@ -257,16 +258,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="override file to write (default: <suite name>.overrides.yaml); "
                              "entries for other runs already in it are kept")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a suite field, as for run (repeatable)")
-    parser.add_argument("--filter", default=None, metavar="AXIS=VALUE,...",
-                        help="only these runs of the suite, e.g. --filter sparsity=0.9")
-    parser.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda if any)")
-    parser.add_argument("--tracking-uri", default=None,
-                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else MLflow's "
-                             "embedded store in the working directory)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="where data sets live (default: $PAI_BENCH_DATA, else ./data)")
+    add_suite_options(parser, set_help="override a suite field, as for run (repeatable)",
+                      filter_help="only these runs of the suite, e.g. --filter sparsity=0.9")
+    add_device_options(parser)
+    add_tracking_option(parser)
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -297,9 +292,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if args.trials < 0:
         raise ConfigError(f"--trials {args.trials}: must be >= 0 — e.g. --trials 20")
     space = load_space(args.space)
-    suite = load_suite(args.suite, args.set)
-    if args.filter:
-        suite = suite.filter(args.filter)
+    suite = load_suite(args.suite, args.set, args.filter)
     specs = study_specs(suite, args.method, args.seed)
     names = [study_name(suite.name, s) for s in specs]
     for spec, name in zip(specs, names):
