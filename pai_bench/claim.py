@@ -134,21 +134,20 @@ def _claim(tracker: Tracker, spec: RunSpec, *, suite: str, device: torch.device,
         time.sleep(lease.settle_s)
     mine = tracker.client.get_run(tracked.run_id)
     others = [r for r in tracker.runs_of_key(spec.key) if r.info.run_id != tracked.run_id]
-    live = [r for r in others if r.info.status == "RUNNING"
-            and lost_reason(r, task=task, lease=lease) is None]
+    lost = {r.info.run_id: lost_reason(r, task=task, lease=lease)
+            for r in others if r.info.status == "RUNNING"}
+    live = [r for r in others if r.info.run_id in lost and lost[r.info.run_id] is None]
     if any(r.info.status == "FINISHED" for r in others) or any(
             _order(r) < _order(mine) for r in live):
         tracker.client.delete_run(tracked.run_id)  # it never did any work
         return "running elsewhere"
 
-    live_ids = {r.info.run_id for r in live}  # younger rivals: they will delete themselves
-    earlier = [r for r in others if r.info.run_id not in live_ids]
-    for run in others:
-        reason = run.info.status == "RUNNING" and lost_reason(run, task=task, lease=lease)
+    earlier = [r for r in others if r not in live]  # live ones are younger: they back off
+    for run_id, reason in lost.items():
         if reason:
-            tracker.client.set_tag(run.info.run_id, "pai_bench.error",
+            tracker.client.set_tag(run_id, "pai_bench.error",
                                    f"lost: {reason}; taken over by run {tracked.run_id}")
-            tracker.client.set_terminated(run.info.run_id, "FAILED")
+            tracker.client.set_terminated(run_id, "FAILED")
     tracker.client.set_tag(tracked.run_id, ATTEMPT_TAG, str(len(earlier) + 1))
     if earlier:
         tracker.client.set_tag(tracked.run_id, RETRY_OF_TAG, max(earlier, key=_order).info.run_id)

@@ -98,12 +98,6 @@ def run_processes(the_plan: Plan, config: WorkerConfig, *, workers: int, retries
         process.start()
         return _Slot(process, inbox)
 
-    def record(spec: RunSpec, outcome: Outcome) -> None:
-        line = summary.record(spec, outcome)
-        if line:
-            bar.write(line)
-        bar.update()
-
     slots = [start(i) for i in range(min(workers, len(pending)))]
     try:
         while pending or any(s.job for s in slots):
@@ -122,12 +116,12 @@ def run_processes(the_plan: Plan, config: WorkerConfig, *, workers: int, retries
                             bar.write(f"{note} running {spec.key}; retrying it")
                             pending.appendleft((spec, task, attempt + 1))
                         else:
-                            record(spec, Outcome(spec.key, "failed", note))
+                            summary.record(spec, Outcome(spec.key, "failed", note), bar)
                         slots[index] = start(index)
                 continue
             spec = slots[index].job[0]
             slots[index].job = None
-            record(spec, outcome)
+            summary.record(spec, outcome, bar)
             if outcome.status == "killed":
                 raise KeyboardInterrupt
     except KeyboardInterrupt:

@@ -95,10 +95,7 @@ def run_ray(the_plan: Plan, config: WorkerConfig, *, address: str | None = None,
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                     outcome = Outcome(spec.key, "failed", f"{type(exc).__name__}: {first}")
                     _mark_lost(config, tasks[spec.key], outcome.detail or "")
-                line = summary.record(spec, outcome)
-                if line:
-                    bar.write(line)
-                bar.update()
+                summary.record(spec, outcome, bar)
     except KeyboardInterrupt:
         summary.interrupted = True
         for ref in refs:

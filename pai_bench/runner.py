@@ -64,8 +64,8 @@ class Summary:
     reused_scores: int = 0
     elsewhere: list[tuple[RunSpec, str]] = field(default_factory=list)  # another process had it
 
-    def record(self, spec: RunSpec, outcome: Outcome) -> str | None:
-        """Count an outcome; returns a line worth showing at once (a failure), if any."""
+    def record(self, spec: RunSpec, outcome: Outcome, bar: tqdm | None = None) -> None:
+        """Count an outcome, and advance `bar` (a failure is shown on it at once)."""
         if outcome.status == "finished":
             self.finished += 1
             self.reused_scores += outcome.reused_scores
@@ -75,8 +75,10 @@ class Summary:
             self.interrupted = True
         else:
             self.failed.append((spec, outcome.detail or "unknown error"))
-            return f"FAILED {spec.key} {spec.axes()}: {outcome.detail}"
-        return None
+            if bar is not None:
+                bar.write(f"FAILED {spec.key} {spec.axes()}: {outcome.detail}")
+        if bar is not None:
+            bar.update()
 
     def describe(self) -> str:
         text = (f"{self.finished} finished, {len(self.failed)} failed, "
@@ -117,10 +119,7 @@ class Runner:
             for spec in todo:
                 bar.set_postfix_str(f"{spec.method} s={spec.sparsity} w={spec.warmup_epochs} "
                                     f"seed={spec.seed}")
-                line = summary.record(spec, self.worker.run(spec, tasks[spec.key]))
-                if line:
-                    bar.write(line)
-                bar.update()
+                summary.record(spec, self.worker.run(spec, tasks[spec.key]), bar)
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:

@@ -27,7 +27,7 @@ from mlflow.exceptions import MlflowException
 from pai_bench.errors import ConfigError
 from pai_bench.run import RunResult
 from pai_bench.spec import RunSpec
-from pai_bench.store_lock import first_open_lock
+from pai_bench.store_lock import first_open_lock, local_store
 
 KEY_TAG = "pai_bench.run_key"
 PACKAGES = ("pai-bench", "torch", "torchvision", "timm", "mlflow", "numpy")
@@ -178,13 +178,15 @@ class TrackedRun:
 
 
 def absolute_uri(uri: str) -> str:
-    """A relative SQLite or file store made absolute, so other processes find the same one."""
-    for scheme in ("sqlite:///", "file://"):
-        if uri.startswith(scheme) and not uri[len(scheme):].startswith("/"):
-            return scheme + str(Path(uri[len(scheme):]).resolve())
-    if "://" not in uri:  # a plain path is a file store
-        return str(Path(uri).resolve())
-    return uri
+    """A store on this machine (`local_store`) named by its absolute path, so that processes
+    with another working directory find the same one; a server's URI as it is."""
+    path = local_store(uri)
+    if path is None:
+        return uri
+    if uri.startswith("sqlite:///"):
+        _, sep, query = uri.partition("?")
+        return f"sqlite:///{path}{sep}{query}"
+    return f"file://{path}" if uri.startswith("file://") else str(path)
 
 
 def store_path_hint(uri: str) -> str:
