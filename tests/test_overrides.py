@@ -137,16 +137,11 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
-def test_bad_override_files_are_one_line(tmp_path, case):
+def test_bad_override_files_are_one_line(tmp_path, case, one_line_error):
     content, what, fix = BAD_FILES[case]
     path = tmp_path / "bad.yaml"
     path.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
-    with pytest.raises(ConfigError) as info:
-        load_overrides(path)
-    message = str(info.value)
-    assert "\n" not in message
-    assert message.startswith(f"{path}: ") and what in message and fix in message
-    assert " — " in message
+    one_line_error(load_overrides, path, what, fix)
 
 
 def test_missing_file(tmp_path):

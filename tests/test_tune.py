@@ -19,7 +19,6 @@ from mlflow.entities import Run, ViewType
 from pai_bench import tune as tune_module
 from pai_bench.cli import main
 from pai_bench.data import ImageData, load_dataset
-from pai_bench.errors import ConfigError
 from pai_bench.overrides import load_overrides
 from pai_bench.run import execute
 from pai_bench.suite import load_suite
@@ -293,16 +292,11 @@ BAD_SPACES = {
 
 
 @pytest.mark.parametrize("case", list(BAD_SPACES))
-def test_bad_space_files_are_one_line(tmp_path, case):
+def test_bad_space_files_are_one_line(tmp_path, case, one_line_error):
     text, what, fix = BAD_SPACES[case]
     path = tmp_path / "space.yaml"
     path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_space(path)
-    message = str(info.value)
-    assert "\n" not in message
-    assert message.startswith(f"{path}: ") and what in message and fix in message
-    assert " — " in message
+    one_line_error(load_space, path, what, fix)
 
 
 def test_shipped_space_fits_the_quickstart_suite():
