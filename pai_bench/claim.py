@@ -130,6 +130,16 @@ def _claim(tracker: Tracker, spec: RunSpec, *, suite: str, device: torch.device,
     tags = {OWNER_TAG: owner(), TASK_TAG: task, HEARTBEAT_TAG: f"{time.time():.0f}",
             **(extra_tags or {})}
     tracked = tracker.start(spec, suite=suite, device=device, extra_tags=tags)
+    try:
+        return _decide(tracker, spec, tracked, task=task, lease=lease)
+    except KeyboardInterrupt as exc:  # Ctrl-C while claiming: the new run must not stay RUNNING
+        tracked.fail(exc, status="KILLED")
+        raise
+
+
+def _decide(tracker: Tracker, spec: RunSpec, tracked: TrackedRun, *, task: str, lease: Lease
+            ) -> Claimed | str:
+    """Keep our new run of the key, or delete it when an older live one exists."""
     if local_store(tracker.tracking_uri) is None:
         time.sleep(lease.settle_s)
     mine = tracker.client.get_run(tracked.run_id)

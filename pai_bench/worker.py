@@ -20,7 +20,7 @@ from pai_bench.run import execute
 from pai_bench.score_cache import ScoreCache
 from pai_bench.spec import RunSpec
 from pai_bench.store_lock import key_lock
-from pai_bench.tracking import Tracker
+from pai_bench.tracking import TrackedRun, Tracker
 
 Status = Literal["finished", "failed", "killed", "skipped"]
 
@@ -72,7 +72,19 @@ class Worker:
                         extra_tags={"pai_bench.torch_threads": str(torch.get_num_threads())})
         if isinstance(claimed, str):
             return Outcome(spec.key, "skipped", claimed)
-        tracked = claimed.tracked
+        try:
+            return self._execute(spec, claimed.tracked)
+        except KeyboardInterrupt as exc:
+            claimed.tracked.fail(exc, status="KILLED")
+            raise
+        except Exception as exc:  # a failing run must not stop the suite
+            claimed.tracked.fail(exc)
+            return Outcome(spec.key, "failed", f"{type(exc).__name__}: {exc}".splitlines()[0])
+        finally:
+            claimed.stop()
+
+    def _execute(self, spec: RunSpec, tracked: TrackedRun) -> Outcome:
+        """Execute a claimed spec, logging every epoch, and finish its run once."""
         epochs = tqdm(total=spec.training.epochs, desc=spec.key, unit="epoch", leave=False,
                       disable=not self.progress)
 
@@ -84,22 +96,14 @@ class Worker:
         try:
             result = execute(spec, self.data(spec), device=self.device, on_epoch=on_epoch,
                              score_cache=self.scores)
-            reused = result.scores_reused_from
-            tags = {"pai_bench.scores_reused_from": reused} if reused else {}
-            with key_lock(self.tracker.tracking_uri, spec.key):  # check and finish at once
-                duplicate = other_finished(self.tracker, spec, tracked.run_id)
-                if duplicate:  # a lease expired under a live run, or a server race: keep one
-                    tracked.fail(RuntimeError(f"duplicate of finished run {duplicate}"),
-                                 "KILLED")
-                    return Outcome(spec.key, "skipped", f"finished meanwhile by run {duplicate}")
-                tracked.finish(result, tags)
-            return Outcome(spec.key, "finished", reused_scores=reused is not None)
-        except KeyboardInterrupt as exc:
-            tracked.fail(exc, status="KILLED")
-            raise
-        except Exception as exc:  # a failing run must not stop the suite
-            tracked.fail(exc)
-            return Outcome(spec.key, "failed", f"{type(exc).__name__}: {exc}".splitlines()[0])
         finally:
-            claimed.stop()
             epochs.close()
+        reused = result.scores_reused_from
+        tags = {"pai_bench.scores_reused_from": reused} if reused else {}
+        with key_lock(self.tracker.tracking_uri, spec.key):  # check and finish at once
+            duplicate = other_finished(self.tracker, spec, tracked.run_id)
+            if duplicate:  # a lease expired under a live run, or a server race: keep one
+                tracked.fail(RuntimeError(f"duplicate of finished run {duplicate}"), "KILLED")
+                return Outcome(spec.key, "skipped", f"finished meanwhile by run {duplicate}")
+            tracked.finish(result, tags)
+        return Outcome(spec.key, "finished", reused_scores=reused is not None)

@@ -166,3 +166,22 @@ def test_on_a_server_a_rivals_slow_write_is_seen_before_deciding(tracker, monkey
     assert got == "running elsewhere" and slept == [0.25]
     runs = tracker.runs_of_key(SPEC.key)
     assert [r.data.tags[TASK_TAG] for r in runs] == ["theirs"]  # ours was deleted
+
+
+class InterruptedSecondRead(Tracker):
+    """Ctrl-C arrives while the claim re-reads the store, after its run was created."""
+
+    reads = 0
+
+    def runs_of_key(self, key):
+        self.reads += 1
+        if self.reads == 2:
+            raise KeyboardInterrupt
+        return super().runs_of_key(key)
+
+
+def test_ctrl_c_while_claiming_leaves_the_new_run_killed(tmp_path):
+    tracker = InterruptedSecondRead("claims", tracking_uri=f"sqlite:///{tmp_path / 'store.db'}")
+    with pytest.raises(KeyboardInterrupt):
+        claim(tracker, SPEC, suite="claims", device=CPU, task="mine")
+    assert [r.info.status for r in Tracker.runs_of_key(tracker, SPEC.key)] == ["KILLED"]
